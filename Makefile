@@ -26,10 +26,10 @@ demo: $(STAMP)
 	$(VENV)/bin/dcm-lab run --profile quickstart
 
 test: $(STAMP)
-	$(PY) -m dcm_lab.testing
+	$(PY) tests/run_tests.py
 
 test-slow: $(STAMP)
-	$(PY) -m dcm_lab.testing --flags slow
+	$(PY) tests/run_tests.py --flags slow
 
 sync: $(STAMP)
 	$(VENV)/bin/nbdev-export && $(VENV)/bin/nbdev-clean
