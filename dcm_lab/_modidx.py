@@ -11,6 +11,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'dcm_lab.core.default_dtype': ('core.html#default_dtype', 'dcm_lab/core.py'),
                               'dcm_lab.core.git_commit': ('core.html#git_commit', 'dcm_lab/core.py'),
                               'dcm_lab.core.lab_root': ('core.html#lab_root', 'dcm_lab/core.py'),
+                              'dcm_lab.core.nan_to_none': ('core.html#nan_to_none', 'dcm_lab/core.py'),
                               'dcm_lab.core.pick_device': ('core.html#pick_device', 'dcm_lab/core.py'),
                               'dcm_lab.core.read_json': ('core.html#read_json', 'dcm_lab/core.py'),
                               'dcm_lab.core.reports_dir': ('core.html#reports_dir', 'dcm_lab/core.py'),
