@@ -27,11 +27,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=8); ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--K", type=int, default=4); ap.add_argument("--device", default="auto"); ap.add_argument("--generator", default="smollm2")
+    ap.add_argument("--batch-rows", type=int, default=None, help="rows per forward (default: all pairs; fewer keeps a waiting queue)")
     ap.add_argument("--loop-pairs", type=int, default=None, help="pairs for the loop baseline (default: all; fewer keeps CPU runs short)")
     a = ap.parse_args()
     gen = load_generator(a.generator, device=a.device)
     pairs = load_pairs("facts", limit=a.pairs, shuffle=True, seed=0)
-    cfg = TargetConfig(K=a.K, restarts=1, max_steps=a.steps, patience=a.steps, batch_rows=a.pairs)
+    cfg = TargetConfig(K=a.K, restarts=1, max_steps=a.steps, patience=a.steps, batch_rows=a.batch_rows or a.pairs)
     items = [qa_item(p, cfg) for p in pairs]
     tokens_per_row = sum(len(gen.token_ids(s.text)) + a.K + 1 for it in items for s in it.segments) / len(items)
     run(gen, items[:2], dataclasses.replace(cfg, max_steps=3))                     # warm-up (first steps are slow)

@@ -199,6 +199,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'dcm_lab.targets.generate_targets': ('targets.html#generate_targets', 'dcm_lab/targets.py'),
                                  'dcm_lab.targets.greedy_and_baseline': ('targets.html#greedy_and_baseline', 'dcm_lab/targets.py'),
                                  'dcm_lab.targets.init_content': ('targets.html#init_content', 'dcm_lab/targets.py'),
+                                 'dcm_lab.targets.length_buckets': ('targets.html#length_buckets', 'dcm_lab/targets.py'),
                                  'dcm_lab.targets.load_targets': ('targets.html#load_targets', 'dcm_lab/targets.py'),
                                  'dcm_lab.targets.lr_at': ('targets.html#lr_at', 'dcm_lab/targets.py'),
                                  'dcm_lab.targets.notebook_config': ('targets.html#notebook_config', 'dcm_lab/targets.py'),
