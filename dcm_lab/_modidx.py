@@ -79,6 +79,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'dcm_lab.diffusion.attention_map': ('diffusion.html#attention_map', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.ddim_sample': ('diffusion.html#ddim_sample', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.diffusion_data': ('diffusion.html#diffusion_data', 'dcm_lab/diffusion.py'),
+                                   'dcm_lab.diffusion.dpm_sample': ('diffusion.html#dpm_sample', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.evaluate_contents': ('diffusion.html#evaluate_contents', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.generate_content': ('diffusion.html#generate_content', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.guided': ('diffusion.html#guided', 'dcm_lab/diffusion.py'),
