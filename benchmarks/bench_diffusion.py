@@ -1,4 +1,4 @@
-"""Phase 2 speed: Diffuser sampling latency against the number of steps, and the end-to-end cost of an answer
+"""Phase 2 speed: Diffuser sampling latency against the number of steps (DDIM and DPM-Solver++), and the end-to-end cost of an answer
 (Generator input positions and time) from Q → STM against full-context prompting — ratios from one run.
 
     .venv/bin/python benchmarks/bench_diffusion.py [--n 16] [--K 4] [--steps 1,10,25,50] [--context-tokens 400]
@@ -30,11 +30,12 @@ def main():
     net = Diffuser(DiffuserConfig(K=a.K, d=gen.d, cond_dim=gen.d, width=a.width, depth=a.depth)).to(dev).eval()
     norm = Normalizer(torch.zeros(gen.d), gen.E.float().std().item())
     cond, mask = input_embeddings(gen, [p.question for p in pairs])
-    generate_content(net, norm, cond, mask, steps=2)                                    # warm-up
+    for smp in ("ddim", "dpm"): generate_content(net, norm, cond, mask, steps=2, sampler=smp)   # warm-up (imports, kernels)
     rows = []
-    for s in [int(x) for x in a.steps.split(",")]:
-        t, c = timed(lambda: generate_content(net, norm, cond, mask, steps=s), dev)
-        rows.append(dict(steps=s, batch=a.n, seconds=round(t, 4), ms_per_example=round(1000 * t / a.n, 2)))
+    for smp in ("ddim", "dpm"):
+        for s in [int(x) for x in a.steps.split(",")]:
+            t, c = timed(lambda: generate_content(net, norm, cond, mask, steps=s, sampler=smp), dev)
+            rows.append(dict(sampler=smp, steps=s, batch=a.n, seconds=round(t, 4), ms_per_example=round(1000 * t / a.n, 2)))
     filler = " ".join(["The committee met again to review the annual report and its many appendices."] * (a.context_tokens // 14 + 1))
     ctx_ids = gen.tok.encode(filler, add_special_tokens=False)[:a.context_tokens]
     passage = gen.tok.decode(ctx_ids)
@@ -51,7 +52,7 @@ def main():
                                generator_input_positions=dict(full_context=round(full_pos, 1), stm=a.K + 1, ratio=round(full_pos / (a.K + 1), 1)),
                                seconds=dict(full_context=round(t_full, 3), stm=round(t_stm, 3), ratio=round(t_full / t_stm, 2))))
     print(json.dumps(out, indent=1))
-    for r in rows: print(f"sampling {r['steps']:4d} steps: {r['ms_per_example']:8.2f} ms/example (batch {a.n})")
+    for r in rows: print(f"{r['sampler']:4s} sampling {r['steps']:4d} steps: {r['ms_per_example']:8.2f} ms/example (batch {a.n})")
     e = out["end_to_end"]
     print(f"answer cost: full context {e['generator_input_positions']['full_context']} positions, {e['seconds']['full_context']}s | "
           f"STM {a.K + 1} positions + {steps_e2e} Diffuser steps, {e['seconds']['stm']}s | time ratio {e['seconds']['ratio']}")
