@@ -85,6 +85,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'dcm_lab.diffusion.guided': ('diffusion.html#guided', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.input_embeddings': ('diffusion.html#input_embeddings', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.load_diffuser': ('diffusion.html#load_diffuser', 'dcm_lab/diffusion.py'),
+                                   'dcm_lab.diffusion.phase2_targets': ('diffusion.html#phase2_targets', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.q_sample': ('diffusion.html#q_sample', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.save_checkpoint': ('diffusion.html#save_checkpoint', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.split_rows': ('diffusion.html#split_rows', 'dcm_lab/diffusion.py'),
