@@ -18,6 +18,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'dcm_lab.core.read_json': ('core.html#read_json', 'dcm_lab/core.py'),
                               'dcm_lab.core.reports_dir': ('core.html#reports_dir', 'dcm_lab/core.py'),
                               'dcm_lab.core.run_record': ('core.html#run_record', 'dcm_lab/core.py'),
+                              'dcm_lab.core.save_figure': ('core.html#save_figure', 'dcm_lab/core.py'),
                               'dcm_lab.core.seed_everything': ('core.html#seed_everything', 'dcm_lab/core.py'),
                               'dcm_lab.core.stable_seed': ('core.html#stable_seed', 'dcm_lab/core.py'),
                               'dcm_lab.core.to_json': ('core.html#to_json', 'dcm_lab/core.py')},
