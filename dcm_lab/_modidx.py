@@ -90,6 +90,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'dcm_lab.diffusion.load_diffuser': ('diffusion.html#load_diffuser', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.phase2_targets': ('diffusion.html#phase2_targets', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.q_sample': ('diffusion.html#q_sample', 'dcm_lab/diffusion.py'),
+                                   'dcm_lab.diffusion.run_diffuser': ('diffusion.html#run_diffuser', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.save_checkpoint': ('diffusion.html#save_checkpoint', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.split_rows': ('diffusion.html#split_rows', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.target_for': ('diffusion.html#target_for', 'dcm_lab/diffusion.py'),
