@@ -2,14 +2,15 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.dcm_lab-installed
+# named by pyproject's content, not its mtime: nbdev-export rewrites the file unchanged, which must not mean a reinstall
+STAMP := $(VENV)/.dcm_lab-installed-$(shell md5sum pyproject.toml | cut -c1-12)
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: install demo test test-slow lab sync bench clean-reports
 
-$(STAMP): pyproject.toml
+$(STAMP):
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# CPU machines take the CPU build of torch that lies on disk; GPU machines take the default CUDA build.
