@@ -171,7 +171,7 @@ class TargetOptimizer:
                 for mi, ids, w in tok[slot[b]["item"]]:
                     seg_row.append(b); seg_mode.append(mi); seg_ids.append(ids); seg_w.append(w)
             seg_row_t = torch.tensor(seg_row, device=dev); w_t = torch.tensor(seg_w, device=dev)
-            c = content.detach().requires_grad_(True)
+            c = content.detach().clone().requires_grad_(True)                               # its own storage: the update below must not reach it
             prefix = torch.cat([mode_emb[seg_mode][:, None], c[seg_row_t]], 1)              # (S, K+1, d)
             pack = cfg.pack if packing_pays([len(x) for x in seg_ids], K + 1) else 0
             o = gen.target_loss(prefix.to(gen.dtype), *gen.pad(seg_ids), pack=pack)          # every segment of every row at once
@@ -193,7 +193,7 @@ class TargetOptimizer:
             fin = finite.cpu()
             self.history.append((len(act), rl[[b for b in act if fin[b]]].mean().item() if fin[act].any() else math.nan))
             # per-row bookkeeping; note the metrics belong to the content *before* this update
-            pre = (c.detach())
+            pre = c.detach()                                                                 # the content these metrics describe
             for b in act:
                 s = slot[b]
                 idx = [j for j, r in enumerate(seg_row) if r == b]
