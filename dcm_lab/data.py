@@ -14,9 +14,9 @@ from .core import data_dir, cache_dir, atomic_write_bytes
 
 # %% auto #0
 __all__ = ['BIGBENCH_FILES', 'HUB', 'DATASETS', 'QAPair', 'qtype_of', 'DataError', 'ValidationReport', 'validate_pairs',
-           'load_tables', 'default_facts', 'save_jsonl', 'pair_from_dict', 'load_jsonl', 'squad_pairs',
-           'wikidata_pairs', 'fetch_bigbench', 'read_tar_json', 'answer_text', 'fanoutqa_pairs', 'hub_pairs',
-           'load_pairs', 'fetch']
+           'load_tables', 'default_facts', 'save_jsonl', 'row_problem', 'pair_from_dict', 'load_records', 'load_jsonl',
+           'squad_pairs', 'wikidata_pairs', 'fetch_bigbench', 'read_tar_json', 'answer_text', 'fanoutqa_pairs',
+           'hub_pairs', 'load_pairs', 'fetch']
 
 # %% ../nbs/05_data.ipynb #005280a1
 @dataclass(frozen=True)
@@ -106,15 +106,62 @@ def save_jsonl(pairs: Iterable[QAPair], path: str | Path) -> Path:
     lines = [json.dumps(dataclasses.asdict(p), ensure_ascii=False) for p in pairs]
     return atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
 
-_FIELDS = {f.name for f in dataclasses.fields(QAPair)}
-def pair_from_dict(d: dict) -> QAPair:
-    extra = set(d) - _FIELDS
-    if extra: raise DataError(f"unknown fields {sorted(extra)}; QAPair fields are {sorted(_FIELDS)}")
-    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-    return QAPair(**d)
+_FIELDS = {f.name: f for f in dataclasses.fields(QAPair)}
+_REQUIRED = ("id", "question", "answer")
+_TUPLES = ("paraphrases_q", "paraphrases_a", "bridge")
 
-def load_jsonl(path: str | Path) -> list[QAPair]:
-    return [pair_from_dict(json.loads(l)) for l in Path(path).read_text().splitlines() if l.strip()]
+def row_problem(d) -> str | None:
+    "Why a parsed row cannot be a `QAPair` (None when it can)."
+    if not isinstance(d, dict): return f"a row must be a JSON object, got {type(d).__name__}"
+    if extra := sorted(set(d) - set(_FIELDS)): return f"unknown fields {extra}; QAPair fields are {sorted(_FIELDS)}"
+    if missing := [k for k in _REQUIRED if d.get(k) is None]: return f"missing field(s) {missing}"
+    for k, v in d.items():
+        if k in _TUPLES:
+            if not (isinstance(v, list) and all(isinstance(x, str) for x in v)): return f"field {k!r} must be a list of strings, got {v!r:.60}"
+        elif v is not None and not isinstance(v, str):
+            return f"field {k!r} must be a string, got {type(v).__name__} {v!r:.60} (write it in quotes)"
+    return None
+
+def pair_from_dict(d: dict) -> QAPair:
+    "A `QAPair` from a dict of its fields; anything else is a `DataError` saying what is wrong."
+    if (why := row_problem(d)): raise DataError(why)
+    return QAPair(**{k: tuple(v) if k in _TUPLES else v for k, v in d.items()})
+
+def _rows(path: Path):
+    "(line number, parsed row or None, problem) for each non-blank row of a .jsonl file or each element of a .json list."
+    raw = path.read_bytes()
+    if path.suffix == ".json":
+        try: data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as e: raise DataError(f"{path}: invalid UTF-8 at byte {e.start}: save the file as UTF-8") from None
+        except json.JSONDecodeError as e: raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); a .json dataset is one list of objects") from None
+        if not isinstance(data, list): raise DataError(f"{path}: a .json dataset must be a list of objects, got {type(data).__name__}")
+        for i, d in enumerate(data): yield i + 1, d, None   # element numbers stand in for lines
+        return
+    for n, line in enumerate(raw.split(b"\n"), 1):
+        if not line.strip(): continue
+        try: yield n, json.loads(line.decode("utf-8")), None
+        except UnicodeDecodeError as e: yield n, None, f"invalid UTF-8 at byte {e.start} of the line"
+        except json.JSONDecodeError as e: yield n, None, f"not JSON ({e.msg}, column {e.colno})"
+
+def load_records(path: str | Path, strict: bool = False) -> tuple[list[QAPair], ValidationReport]:
+    "Pairs from a user's .jsonl/.json file and a report whose skips name `file:line` and reason; `strict` raises on the first bad row."
+    path = Path(path)
+    if not path.exists(): raise DataError(f"no such data file: {path}")
+    if path.suffix not in (".jsonl", ".json"): raise DataError(f"{path}: a data file must be .jsonl (one object per line) or .json (a list of objects)")
+    pairs, rep, rows = [], ValidationReport(), 0
+    for n, d, why in _rows(path):
+        rows += 1
+        why = why or row_problem(d)
+        if why:
+            if strict: raise DataError(f"{path}:{n}: {why}. Fix the row, or load with strict=False to skip and count it.")
+            rep.skipped[why] += 1; rep.examples.setdefault(why, f"{path.name}:{n}"); continue
+        pairs.append(pair_from_dict(d))
+    if rows == 0: raise DataError(f"{path} holds no rows: an empty dataset is almost always a wrong path or an unfinished export")
+    return pairs, rep
+
+def load_jsonl(path: str | Path, strict: bool = True) -> list[QAPair]:
+    "Pairs from a .jsonl/.json file; strict by default (the first bad row is an error naming file:line)."
+    return load_records(path, strict)[0]
 
 # %% ../nbs/05_data.ipynb #3cfa7153
 def squad_pairs(squad_json: dict, source: str = "squad", limit: int | None = None) -> list[QAPair]:
@@ -222,17 +269,23 @@ def hub_pairs(name: str, split: str = "validation", data_files: str | None = Non
 # %% ../nbs/05_data.ipynb #02c9bfcd
 DATASETS = ("facts", "fanoutqa", "squad", "wikidata", "trivia_qa", "nq_open")
 
-def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shuffle: bool = False, **kw) -> list[QAPair]:
-    "Load a named dataset as validated `QAPair`s; `shuffle` uses `seed`, then `limit` takes the first rows."
+def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shuffle: bool = False, strict: bool = False,
+               **kw) -> list[QAPair]:
+    """Load a named dataset (or a user's .jsonl/.json file) as validated `QAPair`s; `shuffle` uses `seed`, then `limit`
+    takes the first rows. Skipped rows are counted and reported by reason (with `file:line` for user files); `strict`
+    makes the first bad row an error instead."""
+    rep = ValidationReport()
     if name == "facts": pairs = default_facts(seed=seed)
     elif name == "fanoutqa": pairs = fanoutqa_pairs()
     elif name in ("squad", "wikidata"):
         js = read_tar_json(fetch_bigbench(), BIGBENCH_FILES[name])
         pairs = squad_pairs(js) if name == "squad" else wikidata_pairs(js)
     elif name in ("trivia_qa", "nq_open"): pairs = hub_pairs(name, **kw)
-    elif Path(name).suffix == ".jsonl": pairs = load_jsonl(name)
-    else: raise DataError(f"unknown dataset {name!r}: one of {DATASETS} or a .jsonl path")
-    pairs, rep = validate_pairs(pairs)
+    elif Path(name).suffix in (".jsonl", ".json"): pairs, rep = load_records(name, strict)
+    else: raise DataError(f"unknown dataset {name!r}: one of {DATASETS} or a .jsonl/.json path")
+    pairs, rep2 = validate_pairs(pairs, strict=strict)
+    rep.skipped.update(rep2.skipped); rep.examples.update({k: v for k, v in rep2.examples.items() if k not in rep.examples})
+    rep.kept = rep2.kept
     if sum(rep.skipped.values()): print(f"{name}: {rep}")
     if shuffle: random.Random(seed).shuffle(pairs)
     return pairs[:limit] if limit else pairs
