@@ -30,7 +30,9 @@ def main(argv=None) -> int:
     if args.cmd == "run":
         from dcm_lab.runs import run_pipeline, parse_overrides
         import json
-        run_dir = run_pipeline(args.profile, parse_overrides(args.param), notebooks=args.only)
+        try: run_dir = run_pipeline(args.profile, parse_overrides(args.param), notebooks=args.only)
+        except ValueError as e:                      # RunError and bad -p syntax: refused before anything ran
+            print(f"dcm-lab run: error: {e}", file=sys.stderr); return 2
         status = json.loads((run_dir/"index.json").read_text())["status"]
         print(f"run {status}: {run_dir}/index.html")
         return 0 if status == "ok" else 1

@@ -5,13 +5,14 @@ statuses, parameters, timings and figures."""
 
 # %% ../nbs/90_runs.ipynb #2e18abb0
 from __future__ import annotations
-import time, json, datetime, traceback, html
+import ast, math, time, json, datetime, html
 from pathlib import Path
-import papermill as pm
-from .core import reports_dir, lab_root, atomic_write_json, atomic_write_bytes, run_record
+import nbformat, papermill as pm
+from .core import reports_dir, atomic_write_json, atomic_write_bytes, run_record
 
 # %% auto #0
-__all__ = ['PIPELINE', 'PROFILES', 'parse_overrides', 'run_pipeline', 'write_index_html']
+__all__ = ['PIPELINE', 'PROFILES', 'parse_overrides', 'RunError', 'notebooks_dir', 'notebook_parameters', 'coerce_parameter',
+           'resolve_parameters', 'run_pipeline', 'write_index_html']
 
 # %% ../nbs/90_runs.ipynb #d41862ec
 PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval", "50_tasks", "60_memory"]
@@ -37,10 +38,56 @@ def parse_overrides(items: list[str]) -> dict:
         except json.JSONDecodeError: out[k.strip()] = v
     return out
 
-# %% ../nbs/90_runs.ipynb #0a0760e8
-def _declared(nb_path: Path) -> set:
-    return set(pm.inspect_notebook(str(nb_path)).keys())
+# %% ../nbs/90_runs.ipynb #67d16c4b
+class RunError(ValueError): "A run that cannot do what was asked; raised before anything runs, the message says what to do."
 
+def notebooks_dir() -> Path:
+    "The phase notebooks: `nbs/` of the checkout holding this package (not `$DCM_LAB_HOME`, which only moves data and reports)."
+    import importlib.util
+    d = Path(importlib.util.find_spec("dcm_lab").origin).resolve().parent.parent/"nbs"
+    if not d.is_dir(): raise RunError(f"no notebooks at {d}: `dcm-lab run` needs the lab's checkout (nbs/ beside dcm_lab/)")
+    return d
+
+def notebook_parameters(nb_path: Path) -> dict:
+    "name → default of each literal assignment in the notebook's cell tagged `parameters` ({} when it has none)."
+    nb = nbformat.read(str(nb_path), as_version=4)
+    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    out = {}
+    for node in ast.parse(cell.source).body if cell else []:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try: out[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError: out[node.targets[0].id] = None            # not a literal: name known, type unchecked
+    return out
+
+def coerce_parameter(name: str, value, default):
+    "`value` as the type of `default`, or a `RunError` naming the parameter, the value and the type wanted."
+    if isinstance(value, float) and not math.isfinite(value): raise RunError(f"{name}={value}: parameters must be finite numbers")
+    if default is None or value is None: return value
+    if isinstance(default, str): return value if isinstance(value, str) else json.dumps(value)   # -p sweep_K=2 → "2"
+    want = bool if isinstance(default, bool) else int if isinstance(default, int) else float if isinstance(default, float) else type(default)
+    ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
+    if want is float and isinstance(value, int) and not isinstance(value, bool): return float(value)
+    if not ok: raise RunError(f"{name}={value!r} ({type(value).__name__}): this parameter takes {'an' if want is int else 'a'} {want.__name__} "
+                              f"(default {default!r}); e.g. -p {name}={json.dumps(default)}")
+    return value
+
+def resolve_parameters(profile: str, overrides: dict, names: list[str], nbs_dir: Path) -> dict:
+    "Per notebook, the parameters it declares from the profile and the overrides, checked; raises `RunError` on any mistake."
+    if profile not in PROFILES: raise RunError(f"unknown profile {profile!r}; one of {sorted(PROFILES)}")
+    if not names: raise RunError("no notebooks to run")
+    missing = [n for n in names if not (nbs_dir/f"{n}.ipynb").exists()]
+    if missing:
+        have = sorted(p.stem for p in nbs_dir.glob("[!_.]*.ipynb"))
+        raise RunError(f"no notebook {missing} in {nbs_dir}; notebooks there: {have}")
+    declared = {n: notebook_parameters(nbs_dir/f"{n}.ipynb") for n in names}
+    known = set().union(*declared.values())
+    unknown = sorted(set(overrides) - known)
+    if unknown: raise RunError(f"override(s) {unknown} are declared by none of the notebooks run ({', '.join(names)}); "
+                               f"their parameters are: {', '.join(sorted(known))}")
+    params = {**PROFILES[profile], **overrides}
+    return {n: {k: coerce_parameter(k, v, d[k]) for k, v in params.items() if k in d} for n, d in declared.items()}
+
+# %% ../nbs/90_runs.ipynb #0a0760e8
 def _figures(run_dir: Path, name: str) -> list[str]:
     d = run_dir/"figures"
     return sorted(str(p.relative_to(run_dir)) for p in d.glob(f"{name}*")) if d.exists() else []
@@ -53,25 +100,30 @@ def _to_html(nb_file: Path) -> Path | None:
     except Exception: return None
 
 def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, notebooks: list[str] | None = None,
-                 nbs_dir: Path | None = None, out_root: Path | None = None, run_id: str | None = None) -> Path:
-    "Execute the profile's notebooks into `reports/<run-id>/` and write its index; returns the run folder."
-    if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; one of {sorted(PROFILES)}")
-    nbs_dir = Path(nbs_dir or lab_root()/"nbs")
+                 nbs_dir: Path | None = None, out_root: Path | None = None, run_id: str | None = None,
+                 progress: bool = True) -> Path:
+    """Execute the profile's notebooks into `reports/<run-id>/` and write its index; returns the run folder.
+    Everything asked is checked first (`resolve_parameters`): a mistake raises `RunError` and writes nothing."""
+    nbs_dir = Path(nbs_dir) if nbs_dir else notebooks_dir()
     names = notebooks or [n for n in PIPELINE if (nbs_dir/f"{n}.ipynb").exists()]
+    per_nb = resolve_parameters(profile, dict(overrides or {}), names, nbs_dir)
     run_id = run_id or f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{profile}"
-    run_dir = Path(out_root or reports_dir())/run_id; (run_dir/"figures").mkdir(parents=True, exist_ok=True)
-    params = {**PROFILES[profile], **(overrides or {}), "report_dir": str(run_dir.resolve()),
-              "targets_dir": str((run_dir/"targets").resolve())}
+    run_dir = Path(out_root or reports_dir())/run_id
+    if run_dir.exists(): raise RunError(f"{run_dir} exists already: choose another run id (a run never overwrites another)")
+    (run_dir/"figures").mkdir(parents=True)
+    shared = {"report_dir": str(run_dir.resolve()), "targets_dir": str((run_dir/"targets").resolve())}
+    params = {**PROFILES[profile], **(overrides or {}), **shared}
     index = dict(run_id=run_id, profile=profile, status="running", notebooks=[], **run_record(params))
     for name in names:
         src, dst = nbs_dir/f"{name}.ipynb", run_dir/f"{name}.ipynb"
-        p = {k: v for k, v in params.items() if k in _declared(src)}
+        declared = notebook_parameters(src)
+        p = {**per_nb[name], **{k: v for k, v in shared.items() if k in declared}}
         entry = dict(name=name, parameters=p, status="running")
         index["notebooks"].append(entry); atomic_write_json(run_dir/"index.json", index)
         print(f"[{run_id}] {name} …", flush=True)
         t0 = time.time()
         try:
-            pm.execute_notebook(str(src), str(dst), parameters=p, cwd=str(nbs_dir), kernel_name="python3", progress_bar=False)
+            pm.execute_notebook(str(src), str(dst), parameters=p, cwd=str(nbs_dir), kernel_name="python3", progress_bar=progress)
             entry["status"] = "ok"
         except Exception as e:
             entry["status"] = "failed"; entry["error"] = f"{type(e).__name__}: {str(e)[-2000:]}"
