@@ -101,6 +101,13 @@ class DiffuserConfig:
     cond_dropout: float = 0.1   # probability of training with the null condition (enables guidance)
     self_cond: bool = False     # feed back the previous x0 estimate (LD4LG uses p = 0.5)
 
+    def __post_init__(self):
+        for f in ("K", "d", "cond_dim", "width", "depth", "heads", "max_cond_len"):
+            if getattr(self, f) < 1: raise ValueError(f"DiffuserConfig.{f} must be ≥ 1, got {getattr(self, f)}")
+        if self.width % self.heads: raise ValueError(f"DiffuserConfig.width={self.width} must be a multiple of heads={self.heads}")
+        if self.prediction not in ("eps", "x0", "v"): raise ValueError(f"DiffuserConfig.prediction must be eps, x0 or v, got {self.prediction!r}")
+        if not 0 <= self.cond_dropout < 1: raise ValueError(f"DiffuserConfig.cond_dropout must be in [0, 1), got {self.cond_dropout}")
+
 class _Attn(nn.Module):
     def __init__(self, w, heads):
         super().__init__(); self.h = heads; self.q, self.kv, self.o = nn.Linear(w, w), nn.Linear(w, 2 * w), nn.Linear(w, w)
@@ -231,6 +238,12 @@ class TrainConfig:
     ema_decay: float = 0.999   # EMA of weights used for sampling
     ckpt_every: int = 500      # steps between checkpoints (0: only at the end)
     seed: int = 0
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1: raise ValueError(f"TrainConfig needs steps ≥ 1 and batch_size ≥ 1, got {self.steps}, {self.batch_size}")
+        if not (math.isfinite(self.lr) and self.lr > 0): raise ValueError(f"TrainConfig.lr must be a positive finite number, got {self.lr}")
+        if not 0 <= self.ema_decay < 1: raise ValueError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.warmup < 0 or self.ckpt_every < 0: raise ValueError(f"TrainConfig warmup and ckpt_every must be ≥ 0, got {self.warmup}, {self.ckpt_every}")
 
 def _ema(model, decay):
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
