@@ -16,9 +16,9 @@ from .core import atomic_write_json, atomic_save_tensors, atomic_torch_save, rea
 # %% auto #0
 __all__ = ['PREDICTIONS', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps', 'ddim_sample', 'guided', 'dpm_sample',
            'DiffuserConfig', 'timestep_embedding', 'Diffuser', 'DiffusionData', 'Normalizer', 'input_embeddings',
-           'diffusion_data', 'TrainConfig', 'save_checkpoint', 'load_diffuser', 'train_diffuser', 'split_rows',
-           'generate_content', 'answer_with_content', 'phase2_targets', 'run_diffuser', 'evaluate_contents',
-           'attention_map']
+           'diffusion_data', 'TrainConfig', 'CheckpointError', 'denoise_eval', 'save_checkpoint', 'checkpoint_record',
+           'load_diffuser', 'train_diffuser', 'split_rows', 'generate_content', 'answer_with_content', 'phase2_targets',
+           'run_diffuser', 'evaluate_contents', 'attention_map']
 
 # %% ../nbs/30_diffusion.ipynb #25e94cec
 def alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
@@ -249,20 +249,61 @@ def _ema(model, decay):
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
-def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: Normalizer, dcfg, tcfg):
+class CheckpointError(ValueError): "A Diffuser checkpoint that does not agree with its record; the message says what to do."
+
+def _sha256(path: Path) -> str:
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+@torch.no_grad()
+def denoise_eval(net, data: DiffusionData, ts=(0.1, 0.5, 0.9), seed: int = 0, chunk: int = 256) -> float:
+    "A deterministic figure of fit: mean MSE on the prediction target over `data` at fixed t with seeded noise (recorded with each checkpoint)."
+    dev, g, tot = next(net.parameters()).device, torch.Generator().manual_seed(seed), 0.0
+    for t in ts:
+        noise = torch.randn(data.x0.shape, generator=g)                                        # (N, K, d)
+        for i in range(0, len(data.x0), chunk):
+            x0, n = data.x0[i:i + chunk].float(), noise[i:i + chunk]
+            tt = torch.full((len(x0),), float(t))
+            out = net(q_sample(x0, tt, n).to(dev), tt.to(dev), data.cond[i:i + chunk].to(dev), data.mask[i:i + chunk].to(dev)).float().cpu()
+            tot += ((out - target_for(net.cfg.prediction, x0, n, tt)) ** 2).sum().item()
+    return tot / (len(ts) * data.x0.numel())
+
+def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: Normalizer, dcfg, tcfg, data: DiffusionData):
+    """Write one checkpoint as a set: step-named weight and state files, then `config.json` — the commit marker that names
+    them with their sha256, the items trained on and the EMA weights' `denoise_eval` — then remove older sets. A write
+    killed half-way leaves the previous set in force."""
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    for name, sd in (("model", model.state_dict()), ("ema", ema.module.state_dict())):
-        atomic_save_tensors(path/f"{name}.safetensors", sd)
-    atomic_torch_save(path/"state.pt", dict(opt=opt.state_dict(), step=step, losses=losses, rng=torch.get_rng_state(),
-                                            norm_mean=norm.mean, norm_scale=norm.scale))
-    atomic_write_json(path/"config.json", dict(diffuser=asdict(dcfg), train=asdict(tcfg), step=step, **run_record()))
+    files = {"model": f"model-{step:07d}.safetensors", "ema": f"ema-{step:07d}.safetensors", "state": f"state-{step:07d}.pt"}
+    atomic_save_tensors(path/files["model"], model.state_dict()); atomic_save_tensors(path/files["ema"], ema.module.state_dict())
+    atomic_torch_save(path/files["state"], dict(opt=opt.state_dict(), step=step, losses=losses, rng=torch.get_rng_state(),
+                                                norm_mean=norm.mean, norm_scale=norm.scale))
+    ids = list(dict.fromkeys(data.ids))
+    atomic_write_json(path/"config.json", dict(diffuser=asdict(dcfg), train=asdict(tcfg), step=step, files=files,
+                                               sha256={k: _sha256(path/f) for k, f in files.items()},
+                                               trained_on=dict(rows=len(data.x0), items=len(ids), ids=ids),
+                                               last_loss=losses[-1] if losses else None, ema_denoise_eval=denoise_eval(ema.module, data),
+                                               **run_record()))
+    for f in path.iterdir():                                  # older sets (and the unnamed files of earlier versions)
+        if f.suffix in (".safetensors", ".pt") and f.name not in files.values(): f.unlink()
+
+def checkpoint_record(path: Path) -> dict:
+    "The verified record of a checkpoint: config.json, with every file it names present and matching its sha256."
+    path = Path(path)
+    if not (path/"config.json").exists(): raise CheckpointError(f"no Diffuser checkpoint at {path} (config.json missing)")
+    meta = read_json(path/"config.json")
+    if "files" not in meta: raise CheckpointError(f"{path} is a checkpoint of an earlier lab version without file hashes: retrain it")
+    for k, f in meta["files"].items():
+        if not (path/f).exists() or _sha256(path/f) != meta["sha256"][k]:
+            raise CheckpointError(f"{path/f} is missing or does not match the sha256 recorded in {path/'config.json'}: the "
+                                  "checkpoint was altered or torn; delete the folder and retrain")
+    return meta
 
 def load_diffuser(path: Path, ema: bool = True, device="cpu") -> tuple[Diffuser, Normalizer]:
-    "A trained Diffuser (EMA weights by default) and its target normaliser."
-    path = Path(path); meta = read_json(path/"config.json")
+    "A trained Diffuser (EMA weights by default) and its target normaliser, from a verified checkpoint."
+    path = Path(path); meta = checkpoint_record(path)
     net = Diffuser(DiffuserConfig(**meta["diffuser"]))
-    net.load_state_dict(load_file(str(path/("ema.safetensors" if ema else "model.safetensors"))))
-    st = torch.load(path/"state.pt", weights_only=False)
+    net.load_state_dict(load_file(str(path/meta["files"]["ema" if ema else "model"])))
+    st = torch.load(path/meta["files"]["state"], weights_only=False)
     return net.to(device).eval(), Normalizer(st["norm_mean"], st["norm_scale"])
 
 def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig, norm: Normalizer, ckpt_dir=None,
@@ -274,10 +315,14 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
     model = Diffuser(dcfg)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     ema, start, losses = _ema(model, tcfg.ema_decay), 0, []
-    if ckpt_dir and (Path(ckpt_dir)/"state.pt").exists():
-        model.load_state_dict(load_file(str(Path(ckpt_dir)/"model.safetensors")))
-        ema.module.load_state_dict(load_file(str(Path(ckpt_dir)/"ema.safetensors")))
-        st = torch.load(Path(ckpt_dir)/"state.pt", weights_only=False)
+    if ckpt_dir and (Path(ckpt_dir)/"config.json").exists():
+        meta, ck = checkpoint_record(ckpt_dir), Path(ckpt_dir)
+        if meta["trained_on"]["ids"] != list(dict.fromkeys(data.ids)) or meta["diffuser"] != asdict(dcfg):
+            raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it with the same "
+                                  "data and config, or train into a new folder")
+        model.load_state_dict(load_file(str(ck/meta["files"]["model"])))
+        ema.module.load_state_dict(load_file(str(ck/meta["files"]["ema"])))
+        st = torch.load(ck/meta["files"]["state"], weights_only=False)
         opt.load_state_dict(st["opt"]); start, losses = st["step"], st["losses"]; torch.set_rng_state(st["rng"])
     model, opt = acc.prepare(model, opt); ema.to(acc.device)
     dev, N = acc.device, len(data.x0)
@@ -300,9 +345,9 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
         opt.zero_grad(set_to_none=True); acc.backward(loss); opt.step(); ema.update_parameters(acc.unwrap_model(model))
         losses.append(loss.item())
         if ckpt_dir and tcfg.ckpt_every and (step + 1) % tcfg.ckpt_every == 0:
-            save_checkpoint(ckpt_dir, acc.unwrap_model(model), ema, opt, step + 1, losses, norm, dcfg, tcfg)
+            save_checkpoint(ckpt_dir, acc.unwrap_model(model), ema, opt, step + 1, losses, norm, dcfg, tcfg, data)
     m = acc.unwrap_model(model)
-    if ckpt_dir and (stop_at is None or stop_at >= tcfg.steps): save_checkpoint(ckpt_dir, m, ema, opt, len(losses), losses, norm, dcfg, tcfg)
+    if ckpt_dir and (stop_at is None or stop_at >= tcfg.steps): save_checkpoint(ckpt_dir, m, ema, opt, len(losses), losses, norm, dcfg, tcfg, data)
     return m.eval(), ema.module.eval(), losses
 
 # %% ../nbs/30_diffusion.ipynb #4a1461eb
@@ -366,7 +411,11 @@ def run_diffuser(gen, targets, train: list[int], report_dir: str = "", width: in
                  seed: int = 0) -> tuple[Diffuser, Normalizer]:
     "The run's Diffuser (EMA weights under `report_dir`/diffuser) or, without one, one trained here on the `train` rows."
     ckpt = Path(report_dir, "diffuser") if report_dir else None
-    if ckpt is not None and (ckpt/"ema.safetensors").exists():
+    if ckpt is not None and (ckpt/"config.json").exists():
+        want, have = [targets.ids[i] for i in train], checkpoint_record(ckpt)["trained_on"]["ids"]
+        if have != want:
+            raise CheckpointError(f"the run's Diffuser at {ckpt} was trained on {len(have)} other items than the {len(want)} "
+                                  "training rows asked for here (another split or other targets): run 30_diffusion again in this run")
         print("using the run's Diffuser from", ckpt); return load_diffuser(ckpt, device=gen.device)
     norm = Normalizer.fit(targets.best_content[train].float())
     dcfg = DiffuserConfig(K=targets.best_content.shape[1], d=gen.d, cond_dim=gen.d, width=width, depth=depth, heads=4)
