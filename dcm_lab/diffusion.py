@@ -238,8 +238,10 @@ class TrainConfig:
     ema_decay: float = 0.999   # EMA of weights used for sampling
     ckpt_every: int = 500      # steps between checkpoints (0: only at the end)
     seed: int = 0
+    precision: str = "auto"    # auto: bf16 autocast on CUDA, fp32 elsewhere | bf16 (CPU too: the GPU path, tested here) | no
 
     def __post_init__(self):
+        if self.precision not in ("auto", "bf16", "no"): raise ValueError(f"TrainConfig.precision must be auto, bf16 or no, got {self.precision!r}")
         if self.steps < 1 or self.batch_size < 1: raise ValueError(f"TrainConfig needs steps ≥ 1 and batch_size ≥ 1, got {self.steps}, {self.batch_size}")
         if not (math.isfinite(self.lr) and self.lr > 0): raise ValueError(f"TrainConfig.lr must be a positive finite number, got {self.lr}")
         if not 0 <= self.ema_decay < 1: raise ValueError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
@@ -310,7 +312,8 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
                    progress: bool = True, stop_at: int | None = None):
     "Train (or resume from `ckpt_dir`) and return (model, ema_model, losses). `stop_at` ends early (tests: a kill)."
     from accelerate import Accelerator
-    acc = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no", cpu=not torch.cuda.is_available())
+    mp = ("bf16" if torch.cuda.is_available() else "no") if tcfg.precision == "auto" else tcfg.precision
+    acc = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available())
     torch.manual_seed(tcfg.seed)
     model = Diffuser(dcfg)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)

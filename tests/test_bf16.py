@@ -35,7 +35,7 @@ def diffuser(gen, targets):
     norm = Normalizer.fit(targets.best_content.float())
     data = diffusion_data(gen, targets, norm)
     dcfg = DiffuserConfig(K=2, d=gen.d, cond_dim=gen.d, width=32, depth=1, heads=4)
-    _, ema, losses = train_diffuser(data, dcfg, TrainConfig(steps=3, batch_size=3, warmup=1, ckpt_every=0), norm, progress=False)
+    _, ema, losses = train_diffuser(data, dcfg, TrainConfig(steps=3, batch_size=3, warmup=1, ckpt_every=0, precision="bf16"), norm, progress=False)
     assert len(losses) == 3 and all(math.isfinite(l) for l in losses)
     return ema, norm
 
