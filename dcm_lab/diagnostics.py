@@ -13,7 +13,8 @@ from .targets import Targets, TargetConfig, TargetOptimizer, Item, Segment, gree
 
 # %% auto #0
 __all__ = ['success_rate', 'slot_cosine', 'matched_cosine', 'landscape', 'token_spacing', 'manifold_distance', 'knn_agreement',
-           'project_2d', 'heterogeneity', 'capacity_curve', 'capacity_summary']
+           'project_2d', 'heterogeneity', 'capacity_curve', 'capacity_summary', 'question_features', 'answer_fit',
+           'learnability']
 
 # %% ../nbs/21_diagnostics.ipynb #2d68f043
 def success_rate(t: Targets) -> dict:
@@ -136,3 +137,39 @@ def capacity_summary(df) -> "pd.DataFrame":
         out.append(dict(K=K_, max_len_tf99=L, greedy_exact_at_that_len=float(m.loc[L, "greedy_exact"]) if L else math.nan))
     import pandas as pd
     return pd.DataFrame(out)
+
+# %% ../nbs/21_diagnostics.ipynb #1984007e
+@torch.no_grad()
+def question_features(gen: Generator, questions: list[str]) -> torch.Tensor:
+    "Mean of each question's token embeddings: (N, d) fp32 on CPU — the cheapest question encoder."
+    ids, mask = gen.pad([gen.tok.encode(q, add_special_tokens=False) for q in questions])     # (N, T)
+    e = gen.embed(ids).float() * mask[..., None]                                               # (N, T, d)
+    return (e.sum(1) / mask.sum(1, keepdim=True)).cpu()
+
+@torch.no_grad()
+def answer_fit(gen: Generator, content: torch.Tensor, answers: list[str], mode: str = "A") -> dict:
+    "What contents (N, K, d) under `mode` make of the answers: mean CE per answer token (N,), greedy exact regeneration (N,) bool."
+    stm = gen.stm(gen.mode_embedding(mode), content)                                           # (N, K+1, d)
+    ids = [gen.token_ids(a) for a in answers]
+    outs = gen.generate_ids(stm, max_new_tokens=max(map(len, ids)))
+    return dict(loss=gen.target_loss(stm, *gen.pad(ids))["loss"].cpu(), exact=torch.tensor([o == i[:-1] for o, i in zip(outs, ids)]))
+
+def learnability(gen: Generator, t: Targets, train: list[int], held: list[int], mode: str = "A") -> dict:
+    """Ridge regression (alpha by leave-one-out CV) from `question_features` to c* on `train` rows, scored on `held`
+    rows: pooled R², and `answer_fit` of the predicted content beside c* and the training mean."""
+    from sklearn.linear_model import RidgeCV
+    if len(train) < 2 or len(held) < 1: raise ValueError(f"learnability needs ≥ 2 training and ≥ 1 held-out rows, got {len(train)} and {len(held)}")
+    X = question_features(gen, [r["question"] for r in t.records]).numpy()                    # (N, d)
+    C = t.best_content.float()                                                                 # (N, K, d)
+    Y = C.flatten(1).numpy()                                                                   # (N, K·d)
+    m = RidgeCV(alphas=np.logspace(-4, 3, 15)).fit(X[train], Y[train])
+    pred = torch.tensor(m.predict(X[held]), dtype=torch.float32).reshape(len(held), *C.shape[1:])
+    mean = C[train].mean(0, keepdim=True).expand(len(held), -1, -1)
+    sst = ((Y[held] - Y[train].mean(0)) ** 2).sum()                                            # against the training mean
+    out = dict(n_train=len(train), n_held=len(held), alpha=float(m.alpha_),
+               r2=float(1 - ((Y[held] - pred.flatten(1).numpy()) ** 2).sum() / sst) if sst > 0 else math.nan)
+    answers = [t.records[i]["answer"] for i in held]
+    for name, c in (("ridge", pred), ("c_star", C[held]), ("train_mean", mean)):
+        f = answer_fit(gen, c, answers, mode)
+        out[f"{name}_a_loss"], out[f"{name}_a_exact"] = f["loss"].mean().item(), f["exact"].float().mean().item()
+    return out
