@@ -160,6 +160,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'dcm_lab.generator.Generator.target_loss': ( 'generator.html#generator.target_loss',
                                                                                 'dcm_lab/generator.py'),
                                    'dcm_lab.generator.Generator.token_ids': ('generator.html#generator.token_ids', 'dcm_lab/generator.py'),
+                                   'dcm_lab.generator.Generator.token_strings': ( 'generator.html#generator.token_strings',
+                                                                                  'dcm_lab/generator.py'),
                                    'dcm_lab.generator.GeneratorError': ('generator.html#generatorerror', 'dcm_lab/generator.py'),
                                    'dcm_lab.generator._cached': ('generator.html#_cached', 'dcm_lab/generator.py'),
                                    'dcm_lab.generator._load_model_and_tokenizer': ( 'generator.html#_load_model_and_tokenizer',

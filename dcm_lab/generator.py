@@ -10,6 +10,7 @@ from pathlib import Path
 import torch, torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from transformers.utils import logging as hf_logging
+from fastcore.basics import patch
 from .core import cache_dir, pick_device, default_dtype
 
 # %% auto #0
@@ -251,7 +252,7 @@ class Generator:
     def decode_nearest(self, emb: torch.Tensor) -> list[str]:
         "Nearest-token 'reading' of (n, d) or (B, n, d) embeddings: one token string per slot, joined by '|'."
         ids, _ = self.nearest_tokens(emb if emb.ndim == 3 else emb[None])
-        return ["|".join(self.tok.convert_ids_to_tokens(r.tolist())) for r in ids[..., 0]]
+        return ["|".join(self.token_strings(r.tolist())) for r in ids[..., 0]]
 
 @functools.lru_cache(maxsize=4)
 def _cached(name, device, dtype, max_target_tokens):
@@ -263,3 +264,9 @@ def load_generator(name: str = SMOLLM2, device=None, dtype=None, max_target_toke
     "Load (once per process: cached) a frozen Generator. fp32 on CPU, bf16 on CUDA unless `dtype` says otherwise."
     dev = pick_device(device)
     return _cached(name, dev, dtype or default_dtype(dev), max_target_tokens)
+
+# %% ../nbs/10_generator.ipynb #723236db
+@patch
+def token_strings(self: Generator, ids) -> list[str]:
+    "Each token id decoded on its own: readable labels, not BPE pieces such as 'Ġwhich'."
+    return [self.tok.decode([int(i)]) for i in ids]
