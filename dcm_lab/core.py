@@ -13,7 +13,8 @@ import torch
 # %% auto #0
 __all__ = ['lab_root', 'data_dir', 'cache_dir', 'reports_dir', 'seed_everything', 'stable_seed', 'pick_device', 'default_dtype',
            'atomic_write_bytes', 'to_json', 'atomic_write_json', 'read_json', 'save_figure', 'atomic_save_tensors',
-           'atomic_torch_save', 'nan_to_none', 'git_commit', 'run_record']
+           'atomic_torch_save', 'nan_to_none', 'git_commit', 'run_record', 'ManifestError', 'write_manifest',
+           'read_manifest']
 
 # %% ../nbs/00_core.ipynb #a42e0555
 def lab_root() -> Path:
@@ -110,3 +111,24 @@ def run_record(cfg=None, **extra) -> dict:
     return dict(config=dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg,
                 dcm_lab=dcm_lab.__version__, torch=torch.__version__, transformers=transformers.__version__,
                 commit=git_commit(), time=datetime.datetime.now().isoformat(timespec="seconds"), **extra)
+
+# %% ../nbs/00_core.ipynb #dcf11c8d
+class ManifestError(ValueError): "A phase's manifest that is missing or names artifacts that are gone; the message says what to run."
+
+def write_manifest(report_dir, phase: str, **artifacts) -> Path | None:
+    "Record what `phase` made as `<report_dir>/manifests/<phase>.json` (atomically, with the run record); None outside a run."
+    if not report_dir: return None
+    return atomic_write_json(Path(report_dir, "manifests", f"{phase}.json"), dict(phase=phase, artifacts=artifacts, **run_record()))
+
+def read_manifest(report_dir, phase: str, made_by: str, paths: tuple = ()) -> dict | None:
+    """The artifacts `phase` recorded in this run (None outside a run). Inside a run a missing manifest, or an artifact
+    path in `paths` that no longer exists, is a `ManifestError` naming the notebook `made_by` to run first."""
+    if not report_dir: return None
+    f = Path(report_dir, "manifests", f"{phase}.json")
+    if not f.exists():
+        raise ManifestError(f"{f} is missing: this run has no {phase} artifacts yet. Run {made_by} first in the same run "
+                            f"(e.g. `dcm-lab run --only {made_by} <this notebook>`), or open the notebook outside a run.")
+    art = read_json(f)["artifacts"]
+    gone = [k for k in paths if not Path(art[k]).exists()]
+    if gone: raise ManifestError(f"{f} names {', '.join(f'{k}={art[k]}' for k in gone)}, which no longer exist(s): run {made_by} again")
+    return art

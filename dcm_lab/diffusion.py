@@ -18,7 +18,7 @@ __all__ = ['PREDICTIONS', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps', 'd
            'DiffuserConfig', 'timestep_embedding', 'Diffuser', 'DiffusionData', 'Normalizer', 'input_embeddings',
            'diffusion_data', 'TrainConfig', 'CheckpointError', 'denoise_eval', 'save_checkpoint', 'checkpoint_record',
            'load_diffuser', 'train_diffuser', 'split_rows', 'generate_content', 'answer_with_content', 'phase2_targets',
-           'run_diffuser', 'evaluate_contents', 'attention_map']
+           'run_diffuser', 'load_phase2', 'evaluate_contents', 'attention_map']
 
 # %% ../nbs/30_diffusion.ipynb #25e94cec
 def alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
@@ -394,10 +394,15 @@ def answer_with_content(gen, content: torch.Tensor, mode: str = "A", max_new_tok
 # %% ../nbs/30_diffusion.ipynb #878a1c60
 def phase2_targets(gen, dataset: str = "facts", relation: str = "", n_pairs: int | None = None, K: int = 4, restarts: int = 2,
                    max_steps: int = 60, lr: float = 1e-2, target_init: str = "mean", seed: int = 0, targets_dir: str = "",
-                   progress: bool = True):
-    "→ (targets, folder, the QAPair of each target row). Made or resumed; the relation store is cached by its config."
+                   progress: bool = True, phase1a: dict | None = None):
+    """→ (targets, folder, the QAPair of each target row). Made or resumed; the relation store is cached by its config.
+    Without a relation, `phase1a` (the run's Phase 1a manifest) names the targets to use as they were made."""
     from dcm_lab.data import load_pairs
-    from dcm_lab.targets import notebook_config, ensure_targets
+    from dcm_lab.targets import notebook_config, ensure_targets, load_targets
+    if not relation and phase1a:
+        targets, tdir = load_targets(phase1a["targets"], gen), Path(phase1a["targets"])
+        by_id = {p.id: p for p in load_pairs(phase1a["dataset"], seed=phase1a["seed"])}
+        return targets, tdir, [by_id[i] for i in targets.ids]
     if relation:
         pairs = [p for p in load_pairs(dataset, shuffle=True, seed=seed) if p.id.split("-")[0] == relation][:n_pairs]
         if not pairs: raise ValueError(f"no {dataset} pairs of relation {relation!r}: a relation is an id prefix such as 'continent' or 'capital'")
@@ -425,6 +430,21 @@ def run_diffuser(gen, targets, train: list[int], report_dir: str = "", width: in
     _, ema, _ = train_diffuser(diffusion_data(gen, targets, norm, train), dcfg,
                                TrainConfig(steps=steps, lr=1e-3, ema_decay=0.99, ckpt_every=0, seed=seed), norm)
     return ema, norm
+
+def load_phase2(gen, report_dir) -> dict | None:
+    """This run's Phase 2 as 30_diffusion recorded it — targets, their pairs, the train/held-out split and the Diffuser —
+    or None outside a run. Refuses targets that changed since, and a Diffuser trained on other rows (`run_diffuser`)."""
+    from dcm_lab.core import read_manifest, ManifestError
+    from dcm_lab.data import load_pairs
+    from dcm_lab.targets import load_targets
+    m = read_manifest(report_dir, "phase2", "30_diffusion", paths=("targets", "diffuser"))
+    if m is None: return None
+    targets = load_targets(m["targets"], gen)
+    if targets.ids != m["ids"]: raise ManifestError(f"the targets at {m['targets']} changed since 30_diffusion recorded them: run 30_diffusion again")
+    by_id, pos = {p.id: p for p in load_pairs(m["dataset"], seed=m["seed"])}, {i: n for n, i in enumerate(targets.ids)}
+    train, held = [pos[i] for i in m["train_ids"]], [pos[i] for i in m["held_ids"]]
+    net, norm = run_diffuser(gen, targets, train, report_dir)
+    return dict(targets=targets, pairs=[by_id[i] for i in targets.ids], train=train, held=held, net=net, norm=norm, manifest=m)
 
 # %% ../nbs/30_diffusion.ipynb #66fb7da0
 @torch.no_grad()
