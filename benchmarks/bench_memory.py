@@ -4,8 +4,8 @@ against exact cosine, and RAM per entry, at 10k, 100k and 1M entries (K=4, d=576
     flock /tmp/dcm-heavy.lock .venv/bin/python benchmarks/bench_memory.py [--sizes 10000,100000,1000000] [--nprobes 4,8,16,32]
 
 Keys come in two kinds, since an approximate index's recall depends on their structure: `random` (uniform unit vectors,
-no neighbourhood structure: the worst case for IVF) and `clustered` (unit vectors around n/50 centres, like keys of
-an encoder that groups related states). Queries are stored keys plus noise. Contents are random; their values do not
+no neighbourhood structure: the worst case for IVF) and `clustered` (unit vectors around n/50 centres, each at cosine
+≈ 0.9 to its cluster's others: the keys of an encoder trained, as `train_encoder` is, to pull views of a state together). Queries are stored keys plus noise. Contents are random; their values do not
 change the cost. Each size builds a fresh memory of that capacity and fills it from empty in batches of --batch.
 """
 import argparse, gc, time, json
@@ -25,8 +25,15 @@ def make_keys(kind, n, e, rng):
     keys = np.empty((n, e), np.float32)
     for lo in range(0, n, 100_000):                                          # in chunks: no n × e float64 temporaries
         hi = min(n, lo + 100_000)
-        keys[lo:hi] = unit(centres[rng.integers(0, len(centres), hi - lo)] + 0.08 * rng.standard_normal((hi - lo, e), dtype=np.float32))
+        keys[lo:hi] = unit(centres[rng.integers(0, len(centres), hi - lo)] + 0.03 * rng.standard_normal((hi - lo, e), dtype=np.float32))
     return keys
+
+def ltm_bytes(ltm):
+    "Bytes the memory holds: its slot store (contents, keys, clocks), the IVF copy of the keys and ids, the id → slot map."
+    import sys
+    b = ltm._contents.nbytes + ltm._keys.nbytes + sum(getattr(ltm, a).nbytes for a in ("_id", "_written", "_last_used", "_hits"))
+    if ltm._ivf is not None: b += ltm._ivf.ntotal * (4 * ltm.key_dim + 8 + 16)             # codes, ids, direct-map hash entry
+    return b + sys.getsizeof(ltm._slot) + 2 * 32 * len(ltm)                                  # the map's table + its int objects
 
 def timed(fn, reps):
     ts = []
@@ -39,8 +46,8 @@ def main():
     ap.add_argument("--sizes", default="10000,100000,1000000"); ap.add_argument("--kinds", default="clustered,random")
     ap.add_argument("--K", type=int, default=4); ap.add_argument("--d", type=int, default=576)
     ap.add_argument("--batch", type=int, default=4096); ap.add_argument("--queries", type=int, default=32)
-    ap.add_argument("--nprobes", default="4,8,16,32"); ap.add_argument("--reps", type=int, default=20)
-    ap.add_argument("--dtype", default="float16"); ap.add_argument("--json", default="")
+    ap.add_argument("--nprobes", default="2,4,8,16"); ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--dtype", default="float16"); ap.add_argument("--nlist", type=int, default=0); ap.add_argument("--json", default="")
     a = ap.parse_args()
     e, rng, rows = EncoderConfig().key_dim, np.random.default_rng(0), []
     pool = torch.randn(8, a.batch, a.K, a.d) * 0.05                             # contents cycled through (values do not change the cost)
@@ -48,16 +55,16 @@ def main():
     print(f"torch threads {torch.get_num_threads()}, contents {a.dtype}, batch {a.batch}, key_dim {e}", flush=True)
     for kind in a.kinds.split(","):
         for n in [int(s) for s in a.sizes.split(",")]:
-            gc.collect(); r0 = rss_gb()
+            gc.collect()
             keys = make_keys(kind, n + 65_536, e, rng)                         # n to fill, then 64k more written into the full memory
-            r1 = rss_gb()
-            ltm = LTM(a.K, a.d, e, capacity=n, dtype=getattr(torch, a.dtype))
+            r1 = rss_gb()                                                           # process RSS (meaningful for the first size only:
+            ltm = LTM(a.K, a.d, e, capacity=n, dtype=getattr(torch, a.dtype), **(dict(nlist=a.nlist) if a.nlist else {}))
             t = time.perf_counter()
             for j, lo in enumerate(range(0, n, a.batch)):
                 hi = min(n, lo + a.batch)
                 ltm.write_many(pool[j % len(pool), :hi - lo], keys[lo:hi])
             fill = time.perf_counter() - t
-            ram = rss_gb() - r1
+            ram = rss_gb() - r1                                                     # later ones reuse freed pages)
             t = time.perf_counter()
             for j, lo in enumerate(range(n, n + 65_536, a.batch)):                # at capacity: every write evicts one entry
                 ltm.write_many(pool[j % len(pool)], keys[lo:lo + a.batch])
@@ -67,8 +74,9 @@ def main():
             held_t = torch.from_numpy(held)
             exact = (q @ held_t.T).topk(10).indices + ltm.next_id - n               # exact top-10 ids (the memory holds ids next_id-n..)
             ltm.query(q, 10)                                                         # warm-up
-            base = dict(keys=kind, entries=n, index=repr(ltm).split(", ")[-2], fill_writes_per_s=round(n / fill),
-                        full_writes_per_s=round(65_536 / full), ram_gb=round(ram, 2), bytes_per_entry=round(ram * 2 ** 30 / n))
+            base = dict(keys=kind, entries=n, index=f"IVF{ltm._ivf.nlist}" if ltm._ivf is not None else "exact", fill_writes_per_s=round(n / fill),
+                        full_writes_per_s=round(65_536 / full), bytes_per_entry=round(ltm_bytes(ltm) / n),
+                        ram_gb=round(ltm_bytes(ltm) / 2 ** 30, 2), rss_growth_gb=round(ram, 2))
             nprobes = [int(s) for s in a.nprobes.split(",")] if ltm._ivf is not None else [0]
             for npb in nprobes:
                 if npb: ltm.nprobe = npb

@@ -30,7 +30,7 @@ class LTM:
     """Long-term memory of compressed STM contents (K, d) with unit retrieval keys (e,) and per-entry metadata.
     Entries sit in slots 0..len-1 of a growable store; `meta` maps an entry id to the keyword metadata it was written with."""
     def __init__(self, K: int, d: int, key_dim: int, capacity: int = 10_000, eviction: str = "lru",
-                 dtype: torch.dtype = torch.float16, ivf_at: int = 32_768, nlist: int = 2048, nprobe: int = 8):
+                 dtype: torch.dtype = torch.float16, ivf_at: int = 32_768, nlist: int = 2048, nprobe: int = 16):
         if capacity < 1: raise LTMError(f"capacity must be ≥ 1 entry, got {capacity}")
         if eviction not in ("lru", "fifo"): raise LTMError(f"eviction must be 'lru' or 'fifo', got {eviction!r}")
         if dtype not in (torch.float16, torch.bfloat16, torch.float32): raise LTMError(f"dtype must be float16, bfloat16 or float32, got {dtype}")
