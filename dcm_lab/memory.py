@@ -82,7 +82,8 @@ class LTM:
         B = len(contents)
         if B != len(keys): raise LTMError(f"{B} contents but {len(keys)} keys")
         if metas is not None and len(metas) != B: raise LTMError(f"{B} contents but {len(metas)} metadata dicts")
-        top = contents.abs().amax() if B else torch.tensor(0.)                                  # NaN propagates: one pass checks both
+        lo, hi = torch.aminmax(contents) if B else (torch.tensor(0.), torch.tensor(0.))            # NaN propagates; no |x| copy
+        top = torch.maximum(-lo, hi).float()
         if not torch.isfinite(top): raise LTMError("non-finite content: nothing written")
         if top > torch.finfo(self.dtype).max: raise LTMError(f"content beyond {self.dtype}'s range: nothing written (store with dtype=torch.float32)")
         stored = contents.to(self.dtype)                                                       # (B, K, d) as kept
