@@ -6,9 +6,11 @@ a gating model that decides what to commit, and streaming STM updates as input t
 # %% ../nbs/60_memory.ipynb #5f7726a0
 from __future__ import annotations
 import math, dataclasses
+from collections import OrderedDict
 from dataclasses import dataclass, asdict
 from pathlib import Path
-import torch, torch.nn as nn, torch.nn.functional as F
+import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .core import atomic_save_tensors, atomic_write_json, read_json
 from .diffusion import Diffuser, Normalizer, generate_content, input_embeddings
@@ -20,68 +22,202 @@ __all__ = ['DECISIONS', 'LTMError', 'LTM', 'EncoderConfig', 'STMEncoder', 'train
 # %% ../nbs/60_memory.ipynb #1ee95b2e
 class LTMError(ValueError): "A long-term memory used in a way it cannot serve; the message says why."
 
+def _faiss():
+    import faiss                                   # faiss-cpu here; faiss-gpu where CUDA is (same API)
+    return faiss
+
 class LTM:
-    "Long-term memory of compressed STM contents (N, K, d) with unit retrieval keys (N, e) and per-entry metadata."
-    def __init__(self, K: int, d: int, key_dim: int, capacity: int = 10_000, eviction: str = "lru"):
+    """Long-term memory of compressed STM contents (K, d) with unit retrieval keys (e,) and per-entry metadata.
+    Entries sit in slots 0..len-1 of a growable store; `meta` maps an entry id to the keyword metadata it was written with."""
+    def __init__(self, K: int, d: int, key_dim: int, capacity: int = 10_000, eviction: str = "lru",
+                 dtype: torch.dtype = torch.float16, ivf_at: int = 32_768, nlist: int = 2048, nprobe: int = 16):
         if capacity < 1: raise LTMError(f"capacity must be ≥ 1 entry, got {capacity}")
         if eviction not in ("lru", "fifo"): raise LTMError(f"eviction must be 'lru' or 'fifo', got {eviction!r}")
+        if dtype not in (torch.float16, torch.bfloat16, torch.float32): raise LTMError(f"dtype must be float16, bfloat16 or float32, got {dtype}")
         self.K, self.d, self.key_dim, self.capacity, self.eviction = K, d, key_dim, capacity, eviction
-        self.contents, self.keys, self.meta = torch.zeros(0, K, d), torch.zeros(0, key_dim), []
+        self.dtype, self.ivf_at, self.nlist, self.nprobe = dtype, ivf_at, nlist, nprobe
+        self._contents, self._keys = torch.empty(0, K, d, dtype=dtype), np.empty((0, key_dim), np.float32)   # (slots, K, d), (slots, e)
+        self._id, self._written, self._last_used, self._hits = (np.empty(0, np.int64) for _ in range(4))    # per slot
+        self._slot = OrderedDict()                 # id → slot, in eviction order: the front goes first
+        self.meta, self._ivf = {}, None
         self.clock, self.next_id, self.evicted = 0, 0, 0
 
-    def __len__(self): return len(self.meta)
-    def __repr__(self): return f"LTM({len(self)}/{self.capacity} entries, K={self.K}, d={self.d}, key_dim={self.key_dim}, {self.eviction})"
+    def __len__(self): return len(self._slot)
+    def __contains__(self, i): return int(i) in self._slot
+    def __repr__(self):
+        idx = f"IVF{self._ivf.nlist}, nprobe {self.nprobe}" if self._ivf is not None else "exact"
+        return f"LTM({len(self)}/{self.capacity} entries, K={self.K}, d={self.d}, key_dim={self.key_dim}, {self.eviction}, {idx}, {self.dtype})"
 
-    def _check(self, content, key):
-        if content.shape != (self.K, self.d):
-            raise LTMError(f"content of shape {tuple(content.shape)} does not fit this memory's (K, d) = ({self.K}, {self.d})"
-                           + (": it was made for another Generator" if content.shape[-1] != self.d else ""))
-        if key.shape != (self.key_dim,): raise LTMError(f"key of shape {tuple(key.shape)}, expected ({self.key_dim},)")
-        if not (torch.isfinite(content).all() and torch.isfinite(key).all()): raise LTMError("non-finite content or key: nothing written")
+    def _grow(self, n: int):
+        "Room for n entries: capacity doubling (capped at `capacity`), so appends cost O(1) amortised."
+        have = len(self._id)
+        if n <= have: return
+        new = min(self.capacity, max(n, 2 * have, 16))
+        c = torch.empty(new, self.K, self.d, dtype=self.dtype); c[:have] = self._contents[:have]; self._contents = c
+        k = np.empty((new, self.key_dim), np.float32); k[:have] = self._keys[:have]; self._keys = k
+        for a in ("_id", "_written", "_last_used", "_hits"):
+            x = np.zeros(new, np.int64); x[:have] = getattr(self, a)[:have]; setattr(self, a, x)
+
+    def _unit_keys(self, keys, what: str) -> np.ndarray:
+        "Keys (B, e) → unit float32 rows; refuses a wrong size, non-finite or zero rows (which no cosine can find)."
+        keys = torch.as_tensor(keys).detach().float().cpu()
+        if keys.ndim != 2 or keys.shape[1] != self.key_dim:
+            raise LTMError(f"{what}: keys of shape {tuple(keys.shape)}, this memory's keys are (B, {self.key_dim}) (key_dim={self.key_dim}): "
+                           "use the STM encoder that built it")
+        if bad := (~torch.isfinite(keys).all(1)).nonzero()[:, 0].tolist():
+            raise LTMError(f"{what}: non-finite key in row(s) {bad[:5]}: nothing done")
+        norms = keys.norm(dim=1)
+        if bad := (norms < 1e-12).nonzero()[:, 0].tolist():
+            raise LTMError(f"{what}: zero key in row(s) {bad[:5]}: a key without direction has no cosine to any other, so it can never "
+                           "be retrieved nor retrieve; nothing done")
+        return (keys / norms[:, None]).numpy()
+
+    def write_many(self, contents: torch.Tensor, keys: torch.Tensor, metas: list[dict] | None = None) -> torch.Tensor:
+        """Commit B entries (contents (B, K, d), keys (B, e), one metadata dict each or None) as B sequential writes would;
+        evicts when full. Returns the B entry ids. A refused batch writes nothing."""
+        contents = torch.as_tensor(contents).detach().cpu()
+        if contents.ndim != 3 or contents.shape[1:] != (self.K, self.d):
+            raise LTMError(f"contents of shape {tuple(contents.shape)} do not fit this memory's (B, K, d) = (B, {self.K}, {self.d})"
+                           + (": they were made for another Generator" if contents.shape[-1] != self.d else ""))
+        B = len(contents)
+        if B != len(keys): raise LTMError(f"{B} contents but {len(keys)} keys")
+        if metas is not None and len(metas) != B: raise LTMError(f"{B} contents but {len(metas)} metadata dicts")
+        lo, hi = torch.aminmax(contents) if B else (torch.tensor(0.), torch.tensor(0.))            # NaN propagates; no |x| copy
+        top = torch.maximum(-lo, hi).float()
+        if not torch.isfinite(top): raise LTMError("non-finite content: nothing written")
+        if top > torch.finfo(self.dtype).max: raise LTMError(f"content beyond {self.dtype}'s range: nothing written (store with dtype=torch.float32)")
+        stored = contents.to(self.dtype)                                                       # (B, K, d) as kept
+        u = self._unit_keys(keys, "write")                                                     # (B, e)
+        ids = np.arange(self.next_id, self.next_id + B, dtype=np.int64)
+        clocks = np.arange(self.clock + 1, self.clock + 1 + B, dtype=np.int64)                # one tick per write, as sequential writes
+        self.next_id += B; self.clock += B
+        skip = max(0, B - self.capacity)                      # more than fit: the batch's first entries are written and at once evicted
+        keep, n = B - skip, len(self)
+        gone = [self._slot.popitem(last=False) for _ in range(max(0, n + keep - self.capacity))]    # (id, slot), eviction order
+        for i, _ in gone: self.meta.pop(i, None)
+        if gone and self._ivf is not None: self._ivf.remove_ids(np.array([i for i, _ in gone], np.int64))
+        self.evicted += len(gone) + skip
+        slots = np.concatenate([np.array([s for _, s in gone], np.int64), np.arange(n, n + keep - len(gone), dtype=np.int64)])
+        self._grow(n + keep - len(gone))
+        if len(slots) and slots[-1] - slots[0] == len(slots) - 1 and (np.diff(slots) == 1).all():
+            self._contents[slots[0]:slots[-1] + 1] = stored[skip:]                                 # a run of slots: one copy
+        else: self._contents[torch.from_numpy(slots)] = stored[skip:]
+        self._keys[slots], self._id[slots] = u[skip:], ids[skip:]
+        self._written[slots] = self._last_used[slots] = clocks[skip:]; self._hits[slots] = 0
+        self._slot.update(zip(ids[skip:].tolist(), slots.tolist()))
+        if metas is not None: self.meta.update((int(i), dict(m)) for i, m in zip(ids[skip:], metas[skip:]) if m)
+        if self._ivf is not None: self._ivf.add_with_ids(u[skip:], ids[skip:])
+        elif len(self) >= self.ivf_at: self._build_ivf()
+        return torch.from_numpy(ids)
 
     def write(self, content: torch.Tensor, key: torch.Tensor, **meta) -> int:
         "Commit one entry (content (K, d), key (e,)); evicts when full. Returns the entry id."
-        content, key = content.detach().float().cpu(), key.detach().float().cpu()
-        self._check(content, key)
-        if len(self) >= self.capacity:
-            j = min(range(len(self)), key=lambda i: self.meta[i]["last_used" if self.eviction == "lru" else "written"])
-            self.contents = torch.cat([self.contents[:j], self.contents[j + 1:]]); self.keys = torch.cat([self.keys[:j], self.keys[j + 1:]])
-            self.meta.pop(j); self.evicted += 1
-        self.clock += 1
-        self.contents = torch.cat([self.contents, content[None]]); self.keys = torch.cat([self.keys, F.normalize(key, dim=0)[None]])
-        self.meta.append(dict(id=self.next_id, written=self.clock, last_used=self.clock, hits=0, **meta)); self.next_id += 1
-        return self.next_id - 1
+        content, key = torch.as_tensor(content).detach(), torch.as_tensor(key).detach()
+        if content.shape != (self.K, self.d):
+            raise LTMError(f"content of shape {tuple(content.shape)} does not fit this memory's (K, d) = ({self.K}, {self.d})"
+                           + (": it was made for another Generator" if content.shape[-1] != self.d else ""))
+        if key.shape != (self.key_dim,): raise LTMError(f"write: key of shape {tuple(key.shape)}, this memory's keys are ({self.key_dim},)")
+        return int(self.write_many(content[None], key[None], [meta])[0])
 
-    def query(self, keys: torch.Tensor, top_n: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        "Cosine top-N for query keys (B, e) → scores (B, n), row indices (B, n); marks the entries used."
-        if not len(self): raise LTMError("the LTM is empty: commit entries before reading")
-        sims = F.normalize(keys.detach().float().cpu(), dim=-1) @ self.keys.T                # (B, N)
-        scores, idx = sims.topk(min(top_n, len(self)), dim=-1)
-        self.clock += 1
-        for i in idx.flatten().tolist(): self.meta[i]["hits"] += 1; self.meta[i]["last_used"] = self.clock
-        return scores, idx
+    def get(self, ids) -> torch.Tensor:
+        "Contents of entry ids (any shape S) → float32 (*S, K, d); refuses an id no longer (or never) held."
+        ids = torch.as_tensor(ids)
+        try: slots = torch.tensor([self._slot[i] for i in ids.flatten().tolist()], dtype=torch.long)
+        except KeyError as e: raise LTMError(f"entry {e.args[0]} is not in this memory (evicted, or never written): {len(self)} entries held") from None
+        return self._contents[slots].float().reshape(*ids.shape, self.K, self.d)
 
-    def save(self, path) -> Path:
-        path = Path(path); path.mkdir(parents=True, exist_ok=True)
-        atomic_save_tensors(path/"ltm.safetensors", dict(contents=self.contents.contiguous(), keys=self.keys.contiguous()))
-        atomic_write_json(path/"ltm.json", dict(K=self.K, d=self.d, key_dim=self.key_dim, capacity=self.capacity, eviction=self.eviction,
-                                                clock=self.clock, next_id=self.next_id, evicted=self.evicted, meta=self.meta))
-        return path
+    def record(self, i: int) -> dict:
+        "One entry's bookkeeping and metadata: id, written, last_used, hits, **meta."
+        if int(i) not in self._slot: raise LTMError(f"entry {i} is not in this memory (evicted, or never written)")
+        s = self._slot[int(i)]
+        return dict(id=int(i), written=int(self._written[s]), last_used=int(self._last_used[s]), hits=int(self._hits[s]), **self.meta.get(int(i), {}))
 
-    @classmethod
-    def load(cls, path, d: int | None = None) -> "LTM":
-        "Load a saved memory; with `d`, refuse one made for a Generator of another embedding size."
-        from safetensors.torch import load_file
-        path = Path(path)
-        if not (path/"ltm.json").exists(): raise LTMError(f"no saved LTM at {path} (ltm.json missing)")
-        m = read_json(path/"ltm.json")
-        if d is not None and m["d"] != d: raise LTMError(f"{path} holds contents of d={m['d']}, this Generator has d={d}: another Generator's memory")
-        ltm = cls(m["K"], m["d"], m["key_dim"], m["capacity"], m["eviction"])
-        t = load_file(path/"ltm.safetensors")
-        if len(t["contents"]) != len(m["meta"]): raise LTMError(f"{path}: {len(t['contents'])} contents for {len(m['meta'])} records")
-        ltm.contents, ltm.keys, ltm.meta = t["contents"], t["keys"], m["meta"]
-        ltm.clock, ltm.next_id, ltm.evicted = m["clock"], m["next_id"], m["evicted"]
-        return ltm
+    def ids(self) -> torch.Tensor:
+        "The ids held, ascending."
+        return torch.from_numpy(np.sort(self._id[:len(self)]))
+
+    def _build_ivf(self, centroids: np.ndarray | None = None):
+        "Switch search to an IVF index over the entries held: k-means on their keys (or the given centroids), ids = entry ids."
+        faiss, n = _faiss(), len(self)
+        nlist = len(centroids) if centroids is not None else max(1, min(self.nlist, n // 8))
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.key_dim), self.key_dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        if centroids is None:
+            ivf.cp.niter, ivf.cp.min_points_per_centroid, ivf.cp.seed = 10, 1, 1234
+            ivf.train(self._keys[:n])
+        else: ivf.quantizer.add(np.ascontiguousarray(centroids, np.float32)); ivf.is_trained = True
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)                                   # remove_ids by id in O(removed)
+        ivf.add_with_ids(self._keys[:n], self._id[:n])
+        self._ivf = ivf
+
+# %% ../nbs/60_memory.ipynb #73478e98
+@patch
+def _search(self: LTM, u: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    "Top-n inner products of unit queries u (B, e) → scores (B, n), slots (B, n): faiss exact, or the IVF index."
+    faiss, N = _faiss(), len(self)
+    if self._ivf is None:
+        if faiss.get_num_gpus() > 0:
+            if not hasattr(self, "_gpu"): self._gpu = faiss.StandardGpuResources()
+            return faiss.knn_gpu(self._gpu, u, self._keys[:N], n, metric=faiss.METRIC_INNER_PRODUCT)
+        return faiss.knn(u, self._keys[:N], n, metric=faiss.METRIC_INNER_PRODUCT)
+    self._ivf.nprobe = min(self.nprobe, self._ivf.nlist)
+    D, I = self._ivf.search(u, n)                                                            # I: entry ids, -1 where lists ran short
+    if short := np.flatnonzero((I < 0).any(1)).tolist():                                      # too few entries in the probed lists
+        D[short], S = faiss.knn(u[short], self._keys[:N], n, metric=faiss.METRIC_INNER_PRODUCT); I[short] = self._id[S]
+    return D, np.fromiter((self._slot[i] for i in I.ravel().tolist()), np.int64, I.size).reshape(I.shape)
+
+@patch
+def query(self: LTM, keys: torch.Tensor, top_n: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    "Cosine top-N for query keys (B, e) → scores (B, n), entry ids (B, n); marks the entries used. A refused query marks nothing."
+    if not len(self): raise LTMError("the LTM is empty: commit entries before reading")
+    u = self._unit_keys(keys, "query")
+    scores, slots = self._search(u, min(top_n, len(self)))
+    self.clock += 1
+    self._last_used[slots.ravel()] = self.clock; np.add.at(self._hits, slots.ravel(), 1)
+    ids = self._id[slots]
+    if self.eviction == "lru":
+        for i in np.unique(ids).tolist(): self._slot.move_to_end(i)                           # used now: last to go (ties by id)
+    return torch.from_numpy(scores), torch.from_numpy(ids)
+
+# %% ../nbs/60_memory.ipynb #4e6306f9
+_LTM_FORMAT = 2
+
+@patch
+def save(self: LTM, path) -> Path:
+    "Tensors first, then ltm.json (the commit marker); both carry the same stamp, so a save cut between them is detected at load."
+    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    order = np.fromiter(self._slot.values(), np.int64, len(self))                              # slots in eviction order
+    stamp = [self.clock, self.next_id, self.evicted, len(self)]
+    t = dict(contents=self._contents[torch.from_numpy(order)], keys=torch.from_numpy(self._keys[order]), stamp=torch.tensor(stamp),
+             **{a: torch.from_numpy(getattr(self, "_" + a)[order]) for a in ("id", "written", "last_used", "hits")})
+    if self._ivf is not None: t["centroids"] = torch.from_numpy(self._ivf.quantizer.reconstruct_n(0, self._ivf.nlist))
+    atomic_save_tensors(path/"ltm.safetensors", t)
+    atomic_write_json(path/"ltm.json", dict(format=_LTM_FORMAT, K=self.K, d=self.d, key_dim=self.key_dim, capacity=self.capacity,
+                                            eviction=self.eviction, dtype=str(self.dtype).removeprefix("torch."), ivf_at=self.ivf_at,
+                                            nlist=self.nlist, nprobe=self.nprobe, stamp=stamp, meta={str(i): m for i, m in self.meta.items()}))
+    return path
+
+@patch(cls_method=True)
+def load(cls: LTM, path, d: int | None = None) -> LTM:
+    "Load a saved memory; with `d`, refuse one made for a Generator of another embedding size."
+    from safetensors.torch import load_file
+    path = Path(path)
+    if not (path/"ltm.json").exists(): raise LTMError(f"no saved LTM at {path} (ltm.json missing)")
+    m = read_json(path/"ltm.json")
+    if m.get("format") != _LTM_FORMAT: raise LTMError(f"{path} was saved in LTM format {m.get('format', 1)}, this code reads {_LTM_FORMAT}")
+    if d is not None and m["d"] != d: raise LTMError(f"{path} holds contents of d={m['d']}, this Generator has d={d}: another Generator's memory")
+    t = load_file(path/"ltm.safetensors")
+    if t["stamp"].tolist() != m["stamp"]:
+        raise LTMError(f"{path}: ltm.safetensors (stamp {t['stamp'].tolist()}) and ltm.json (stamp {m['stamp']}) disagree: "
+                       "a save was interrupted; save the memory again")
+    ltm = cls(m["K"], m["d"], m["key_dim"], m["capacity"], m["eviction"], getattr(torch, m["dtype"]), m["ivf_at"], m["nlist"], m["nprobe"])
+    n = len(t["id"]); ltm._grow(n)
+    ltm._contents[:n] = t["contents"]; ltm._keys[:n] = t["keys"].numpy()
+    for a in ("id", "written", "last_used", "hits"): getattr(ltm, "_" + a)[:n] = t[a].numpy()
+    ltm._slot.update(zip(t["id"].tolist(), range(n)))
+    ltm.meta = {int(i): v for i, v in m["meta"].items()}
+    ltm.clock, ltm.next_id, ltm.evicted, _ = m["stamp"]
+    if "centroids" in t: ltm._build_ivf(t["centroids"].numpy())
+    return ltm
 
 # %% ../nbs/60_memory.ipynb #61190b55
 DECISIONS = ("discard", "accumulate", "commit_buffer", "commit_solo", "commit_after_complete")
@@ -147,7 +283,7 @@ def train_encoder(enc: STMEncoder, stored: torch.Tensor, queries: torch.Tensor, 
 def retrieval_accuracy(ltm: LTM, query_keys: torch.Tensor, want: list, top_n: int = 1) -> float:
     "Share of queries whose wanted entry (by metadata `item`) is among the top-N retrieved."
     _, idx = ltm.query(query_keys, top_n)
-    return sum(w in {ltm.meta[j].get("item") for j in row} for w, row in zip(want, idx.tolist())) / max(len(want), 1)
+    return sum(w in {ltm.meta.get(j, {}).get("item") for j in row} for w, row in zip(want, idx.tolist())) / max(len(want), 1)
 
 # %% ../nbs/60_memory.ipynb #90f02d35
 class MemoryWriter:
@@ -157,10 +293,16 @@ class MemoryWriter:
         self.buffer, self.n_buffered, self.buffered_meta, self.final = None, 0, [], None
 
     def apply(self, decision: str, content: torch.Tensor, **meta) -> int | None:
-        "One decision for one STM content (K, d); returns the committed entry id, if any."
+        "One decision for one STM content (K, d); returns the committed entry id, if any. A refused state changes nothing."
         if decision not in DECISIONS: raise LTMError(f"unknown decision {decision!r}; one of {DECISIONS}")
         content = content.detach().float().cpu()
         if decision == "discard": return None
+        if content.shape != (self.ltm.K, self.ltm.d):
+            raise LTMError(f"{decision}: STM content of shape {tuple(content.shape)}, this memory holds (K, d) = ({self.ltm.K}, {self.ltm.d}); "
+                           f"nothing changed ({self.n_buffered} states buffered)")
+        if not torch.isfinite(content).all():
+            raise LTMError(f"{decision}: non-finite STM content refused (item {meta.get('item')!r}); nothing changed "
+                           f"({self.n_buffered} states buffered): a NaN state would poison the buffer's running mean")
         if decision == "commit_solo": return self._commit(content, **meta)
         if decision == "commit_after_complete": self.final = (content, meta); return None
         self.buffer = content if self.buffer is None else self.buffer + (content - self.buffer) / (self.n_buffered + 1)   # running mean
@@ -210,7 +352,7 @@ def read_memory(ltm: LTM, enc: STMEncoder, norm: Normalizer, stm_content: torch.
     dev = next(enc.parameters()).device
     keys, _ = enc(norm(stm_content.float().to(dev)))
     scores, idx = ltm.query(keys, top_n)
-    mem = ltm.contents[idx[:, 0]]                                                               # (B, K, d)
+    mem = ltm.get(idx[:, 0])                                                                    # (B, K, d)
     if net is not None and t_read > 0:
         mem = generate_content(net, norm, cond, mask, steps=steps, seed=seed, x_init=mem, t_start=t_read).cpu()
     return dict(content=mem, scores=scores, idx=idx)
