@@ -168,7 +168,7 @@ class Diffuser(nn.Module):
         if L > self.cfg.max_cond_len:
             raise ValueError(f"conditioning input of {L} tokens exceeds max_cond_len={self.cfg.max_cond_len}: raise it in DiffuserConfig")
         ctx = self.cond_in(cond) + self.cond_pos[:L]
-        if drop is not None and drop.any():
+        if drop is not None:        # every training step, dropped rows or not: DDP needs null_cond in each step's graph
             ctx = torch.where(drop[:, None, None], self.null_cond.expand(B, L, -1), ctx)
             mask = mask.clone(); mask[drop] = False; mask[drop, 0] = True                 # null: attend to one null token
         return ctx, mask

@@ -17,9 +17,9 @@ from .data import QAPair
 
 # %% auto #0
 __all__ = ['TargetConfig', 'Segment', 'Item', 'qa_item', 'init_content', 'lr_at', 'RowResult', 'TargetOptimizer',
-           'greedy_and_baseline', 'TargetStoreError', 'TargetStore', 'Targets', 'generate_targets',
-           'default_targets_dir', 'load_targets', 'notebook_config', 'ensure_targets', 'FilterConfig', 'quality_filter',
-           'paraphrase', 'with_paraphrases', 'targets_table']
+           'greedy_and_baseline', 'TargetStoreError', 'TargetStore', 'Targets', 'check_items', 'generate_targets',
+           'default_targets_dir', 'load_targets', 'notebook_config', 'ensure_targets', 'phase1a_main', 'FilterConfig',
+           'quality_filter', 'paraphrase', 'with_paraphrases', 'targets_table']
 
 # %% ../nbs/20_targets.ipynb #9fa6e7c6
 @dataclass(frozen=True)
@@ -51,10 +51,42 @@ class TargetConfig:
     seed: int = 0               # base seed; each (pair, restart) derives its own
 
     def __post_init__(self):
-        if self.K < 1: raise ValueError(f"K must be ≥ 1 content slot, got K={self.K}")
-        if self.restarts < 1: raise ValueError(f"restarts must be ≥ 1, got {self.restarts}")
-        if self.init not in ("randn", "vocab", "mean"): raise ValueError(f"init must be randn, vocab or mean, got {self.init!r}")
-        if self.schedule not in ("constant", "warmup", "cosine"): raise ValueError(f"schedule must be constant, warmup or cosine, got {self.schedule!r}")
+        "Refuse configs that cannot mean anything, naming the field and why (nothing is written for them)."
+        def bad(msg): raise ValueError(f"TargetConfig: {msg}")
+        for f in ("K", "restarts", "warmup_steps", "max_steps", "patience", "batch_rows", "pack", "snapshot_every",
+                  "max_nan_restarts", "seed"):
+            v = getattr(self, f)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool): bad(f"{f} must be an integer, got {v!r}")
+        for f in ("q_weight", "a_weight", "k_weight", "lr", "weight_decay", "stop_loss", "vocab_reg"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
+                bad(f"{f} must be a finite number, got {v!r}")
+        if self.K < 1: bad(f"K must be ≥ 1 content slot, got K={self.K}")
+        if self.restarts < 1: bad(f"restarts must be ≥ 1, got {self.restarts}")
+        if self.max_steps < 1: bad(f"max_steps must be ≥ 1 (a row needs at least one step), got {self.max_steps}")
+        if self.patience < 1: bad(f"patience must be ≥ 1 step, got {self.patience}")
+        if self.batch_rows < 1: bad(f"batch_rows must be ≥ 1 row per forward, got {self.batch_rows}")
+        if self.lr <= 0: bad(f"lr must be > 0 (the content would never move), got {self.lr}")
+        for f in ("q_weight", "a_weight", "k_weight", "weight_decay", "stop_loss", "vocab_reg"):
+            if getattr(self, f) < 0: bad(f"{f} must be ≥ 0, got {getattr(self, f)}")
+        for f in ("warmup_steps", "pack", "snapshot_every", "max_nan_restarts"):
+            if getattr(self, f) < 0: bad(f"{f} must be ≥ 0, got {getattr(self, f)}")
+        if self.q_weight == self.a_weight == self.k_weight == 0: bad("every loss weight (q, a, k) is 0: nothing to optimise")
+        if len(self.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas):
+            bad(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.init not in ("randn", "vocab", "mean"): bad(f"init must be randn, vocab or mean, got {self.init!r}")
+        if self.schedule not in ("constant", "warmup", "cosine"): bad(f"schedule must be constant, warmup or cosine, got {self.schedule!r}")
+        if self.schedule != "constant" and self.warmup_steps >= self.max_steps:
+            bad(f"warmup_steps={self.warmup_steps} ≥ max_steps={self.max_steps}: the {self.schedule} schedule would never reach lr; "
+                "lower warmup_steps or use schedule='constant'")
+        active = [(r, getattr(self, f"{r}_mode")) for r in ("q", "a", "k") if getattr(self, f"{r}_weight") > 0]
+        for r, m in active:
+            if not isinstance(m, str) or not m.strip(): bad(f"{r}_mode must be a non-empty token string, got {m!r}")
+        seen = {}
+        for r, m in active:
+            if m in seen: bad(f"{seen[m]}_mode and {r}_mode are both {m!r}: the same STM would have to regenerate two different "
+                              "texts; give each role its own mode token")
+            seen[m] = r
 
 # %% ../nbs/20_targets.ipynb #1f45eb9d
 @dataclass(frozen=True)
@@ -230,15 +262,25 @@ def greedy_and_baseline(gen: Generator, item: Item, contents: torch.Tensor) -> d
     return dict(greedy_exact=exact, greedy_text=texts, baseline_loss=base)
 
 # %% ../nbs/20_targets.ipynb #3bda34b5
+import hashlib, os, re, warnings
+from safetensors.torch import save as _st_save
+from .core import atomic_write_bytes
+
 class TargetStoreError(ValueError): "A target store that cannot be used as asked; the message says why."
 
 def _meta(gen, cfg):
     return dict(generator=gen.name, d=gen.d, vocab=int(gen.E.shape[0]), K=cfg.K, modes=[cfg.q_mode, cfg.a_mode, cfg.k_mode],
                 **run_record(cfg, seed=cfg.seed))
 
+_SHARD = re.compile(r"shard-(?:r(\d+)-)?(\d+)\.json(?:\.corrupt)?$")     # shard-r{rank}-{n}.json; old stores: shard-{n}.json
+
 class TargetStore:
-    "Sharded, resumable, atomic storage of optimised contents and their records."
-    def __init__(self, path, gen: Generator | None = None, cfg: TargetConfig | None = None):
+    """Sharded, resumable, atomic storage of optimised contents and their records.
+    Opened with `gen` and `cfg` it is opened for writing: created when new, refused when made otherwise; with
+    `repair=True` (one writer at a time: the main process) orphaned temporary files of a killed write are removed and
+    shards that fail verification are set aside as `*.corrupt`, so a resume redoes their items."""
+    def __init__(self, path, gen: Generator | None = None, cfg: TargetConfig | None = None, repair: bool = False,
+                 create: bool = True):
         self.path = Path(path)
         if (self.path/"meta.json").exists():
             self.meta = read_json(self.path/"meta.json")
@@ -248,10 +290,12 @@ class TargetStore:
                 diff = {k: (have.get(k), want[k]) for k in want if json.loads(json.dumps(want[k])) != have.get(k)}
                 if diff: raise TargetStoreError(f"{self.path} was made with another config {diff} (stored, asked): "
                                                 "use a new folder, or the stored config to resume.")
-        elif gen is not None and cfg is not None:
+        elif gen is not None and cfg is not None and create:
             self.path.mkdir(parents=True, exist_ok=True)
             self.meta = _meta(gen, cfg); atomic_write_json(self.path/"meta.json", self.meta)
+        elif gen is not None and cfg is not None: self.meta = None; return     # not there yet (another process creates it)
         else: raise TargetStoreError(f"no target store at {self.path} (meta.json missing)")
+        if repair: self.repair()
 
     def check_generator(self, gen: Generator):
         if self.meta["d"] != gen.d or self.meta["generator"] != gen.name:
@@ -261,30 +305,83 @@ class TargetStore:
     def shards(self) -> list[Path]: return sorted(self.path.glob("shard-*.json"))
     def done_ids(self) -> set:
         return {r["id"] for s in self.shards() for r in read_json(s)["items"]}
+    def done_records(self) -> dict:
+        "id → its stored record, over every committed shard."
+        return {r["id"]: r for s in self.shards() for r in read_json(s)["items"]}
 
-    def write_shard(self, records: list[dict], contents: torch.Tensor, snaps: list):
-        "records[i] ↔ contents[i] (R, K, d); snaps: (item_in_shard, restart, step, content) tuples."
-        n = len(self.shards())
-        name = f"shard-{n:05d}"
-        t = {"content": contents.float().contiguous()}
+    def verify(self, shard: Path) -> dict:
+        """A committed shard's tensors, checked against its JSON (content hash, tensor shapes, item count) and against
+        meta.json (Generator, K, d). Shards from before hashes were stored are checked by shapes only."""
+        info = read_json(shard); n = len(info["items"]); st = shard.with_suffix(".safetensors")
+        def bad(why): raise TargetStoreError(f"shard {shard} is corrupt or does not match its store: {why}. Run generate_targets "
+                                             "on this store again (it sets the shard aside and redoes its items) or regenerate.")
+        if not st.exists(): bad(f"{st.name} is missing")
+        data = st.read_bytes()
+        if "sha256" in info and hashlib.sha256(data).hexdigest() != info["sha256"]: bad(f"{st.name} does not hash to the recorded sha256 (truncated or changed)")
+        for k in ("generator", "K", "d"):
+            if k in info and info[k] != self.meta[k]: bad(f"it was written for {k}={info[k]!r} but meta.json says {self.meta[k]!r}")
+        try: from safetensors.torch import load as _st_load; t = _st_load(data)
+        except Exception as e: bad(f"{st.name} cannot be read ({e})")
+        want = (n, self.meta["config"]["restarts"], self.meta["K"], self.meta["d"])
+        if "content" not in t or tuple(t["content"].shape) != want:
+            bad(f"content has shape {tuple(t['content'].shape) if 'content' in t else None}, expected (items, restarts, K, d) = {want} from meta.json")
+        for k, shp in info.get("shapes", {}).items():
+            if k not in t or list(t[k].shape) != shp: bad(f"tensor {k!r} has shape {list(t[k].shape) if k in t else None}, recorded {shp}")
+        return t
+
+    def repair(self) -> list[Path]:
+        "Remove orphaned temporary files; set aside shards that fail `verify` (renamed `*.corrupt`). Returns those set aside."
+        for tmp in self.path.glob(".*.tmp"): tmp.unlink(missing_ok=True)
+        aside = []
+        for s in self.shards():
+            try: self.verify(s)
+            except (TargetStoreError, ValueError, KeyError, OSError) as e:
+                for f in (s, s.with_suffix(".safetensors")):
+                    if f.exists(): os.replace(f, f.with_name(f.name + ".corrupt"))
+                warnings.warn(f"set aside {s} as {s.name}.corrupt; its items are redone: {e}"); aside.append(s)
+        return aside
+
+    def next_shard(self, rank: int = 0) -> int:
+        "The next free shard number of `rank` (set-aside shards keep theirs)."
+        nums = [int(m[2]) for f in self.path.iterdir() if (m := _SHARD.match(f.name)) and int(m[1] or 0) == rank]
+        return max(nums, default=-1) + 1
+
+    def write_shard(self, records: list[dict], contents: torch.Tensor, snaps: list, rank: int = 0, n: int | None = None):
+        """records[i] ↔ contents[i] (R, K, d); snaps: (item_in_shard, restart, step, content) tuples. The tensors first,
+        then the JSON (the commit marker) with their hash and shapes. Each rank numbers its own shards: no two collide."""
+        name = f"shard-r{rank:03d}-{self.next_shard(rank) if n is None else n:05d}"
+        t = {"content": contents.float().contiguous()}                                        # (n, R, K, d)
         if snaps:
-            t["snap_content"] = torch.stack([s[3] for s in snaps]).float()
-            t["snap_index"] = torch.tensor([[s[0], s[1], s[2]] for s in snaps], dtype=torch.long)
-        atomic_save_tensors(self.path/f"{name}.safetensors", t)
-        atomic_write_json(self.path/f"{name}.json", {"items": records})
+            t["snap_content"] = torch.stack([s[3] for s in snaps]).float()                     # (M, K, d)
+            t["snap_index"] = torch.tensor([[s[0], s[1], s[2]] for s in snaps], dtype=torch.long)   # (M, 3)
+        data = _st_save(t)
+        atomic_write_bytes(self.path/f"{name}.safetensors", data)
+        atomic_write_json(self.path/f"{name}.json", dict(items=records, sha256=hashlib.sha256(data).hexdigest(),
+                          shapes={k: list(v.shape) for k, v in t.items()}, generator=self.meta["generator"], K=self.meta["K"], d=self.meta["d"]))
+        return self.path/f"{name}.json"
 
     def load(self) -> "Targets":
-        recs, cont, snaps = [], [], []
+        """Every committed shard, verified, as one `Targets` in the pairs' order (`order`, then id; old stores: shard
+        order), whatever process wrote which shard. An id stored twice is an error."""
+        recs, cont, snaps, where = [], [], [], {}
         for s in self.shards():
-            t = load_file(str(s.with_suffix(".safetensors")))
+            t = self.verify(s)
             off = len(recs)
-            recs += read_json(s)["items"]; cont.append(t["content"])
+            for r in read_json(s)["items"]:
+                if r["id"] in where: raise TargetStoreError(f"item {r['id']!r} is stored twice ({where[r['id']]}, {s.name}): delete one shard")
+                where[r["id"]] = s.name; recs.append(r)
+            cont.append(t["content"])
             if "snap_content" in t:
                 idx = t["snap_index"].clone(); idx[:, 0] += off; snaps.append((idx, t["snap_content"]))
         if not recs: raise TargetStoreError(f"{self.path} holds no finished targets yet")
-        content = torch.cat(cont)
-        snap = (torch.cat([a for a, _ in snaps]), torch.cat([b for _, b in snaps])) if snaps else None
-        return Targets(self.meta, recs, content, snap)
+        perm = sorted(range(len(recs)), key=lambda i: (recs[i].get("order", i), recs[i]["id"]))
+        inv = torch.empty(len(perm), dtype=torch.long); inv[torch.tensor(perm)] = torch.arange(len(perm))
+        content = torch.cat(cont)[perm]
+        snap = None
+        if snaps:
+            idx = torch.cat([a for a, _ in snaps]); idx[:, 0] = inv[idx[:, 0]]
+            snap = (idx, torch.cat([b for _, b in snaps]))
+        return Targets(self.meta, [recs[i] for i in perm], content, snap)
 
 @dataclass
 class Targets:
@@ -302,11 +399,10 @@ class Targets:
         return self.content[torch.arange(len(self.records)), self.best]
 
 # %% ../nbs/20_targets.ipynb #5d36cf52
-def _record(item: Item, p: QAPair | None, results: list, gb: dict) -> dict:
-    return dict(id=item.id, question=p.question if p else None, answer=p.answer if p else None,
+def _record(item: Item, p: QAPair | None, results: list, gb: dict, order: int | None = None) -> dict:
+    return dict(id=item.id, order=order, question=p.question if p else None, answer=p.answer if p else None,
                 topic=p.topic if p else None, qtype=p.qtype if p else None, atype=p.atype if p else None,
-                segments=[dict(mode=s.mode, role=s.role, text=s.text, weight=s.weight) for s in item.segments],
-                baseline_loss=gb["baseline_loss"],
+                segments=_segments(item), baseline_loss=gb["baseline_loss"],
                 restarts=[dict(loss=r.loss if math.isfinite(r.loss) else None,
                                seg_loss=[x if math.isfinite(x) else None for x in r.seg_loss], seg_acc=r.seg_acc,
                                greedy_exact=gb["greedy_exact"][k], greedy_text=gb["greedy_text"][k],
@@ -314,33 +410,74 @@ def _record(item: Item, p: QAPair | None, results: list, gb: dict) -> dict:
                                nan_restarts=r.nan_restarts, norm=r.content.norm(dim=-1).mean().item())
                           for k, r in enumerate(results)])
 
-def generate_targets(gen: Generator, pairs: list, cfg: TargetConfig, path, shard_size: int = 64,
-                     items: list | None = None, progress: bool = True, on_shard=None) -> TargetStore:
-    """Optimise targets for `pairs` (QAPairs, or ready `items`) into the store at `path`, resuming what is there.
-    `on_shard(n_written)` is called after each shard (tests use it to simulate a kill)."""
-    store = TargetStore(path, gen, cfg)
-    items = items or [qa_item(p, cfg) for p in pairs]
-    by_id = {p.id: p for p in pairs} if pairs else {}
+def _segments(item: Item) -> list[dict]: return [dict(mode=s.mode, role=s.role, text=s.text, weight=s.weight) for s in item.segments]
+
+def check_items(gen: Generator, cfg: TargetConfig, items: list) -> None:
+    """Refuse, before anything is written, what this Generator cannot read: duplicate ids, a mode that is not one token,
+    two roles under one token, an empty or over-long text, or K+1+longest target beyond the model's positions."""
     ids = [it.id for it in items]
-    if len(set(ids)) != len(ids): raise ValueError("item ids must be unique")
-    done = store.done_ids()
-    todo = [it for it in items if it.id not in done]
-    buf = []
+    if len(set(ids)) != len(ids): raise ValueError(f"item ids must be unique; repeated: {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
+    by_tok = {}
+    for r in ("q", "a", "k"):
+        if getattr(cfg, f"{r}_weight") > 0:
+            t = gen.mode_id(getattr(cfg, f"{r}_mode"))
+            if t in by_tok: raise ValueError(f"{by_tok[t]}_mode and {r}_mode are the same token (id {t}) for {gen.name}: give each role its own mode")
+            by_tok[t] = r
+    longest, worst = 0, None
+    for it in items:
+        for s in it.segments:
+            gen.mode_id(s.mode)
+            try: n = len(gen.token_ids(s.text))
+            except GeneratorError as e: raise GeneratorError(f"item {it.id!r} ({s.role}): {e}") from None
+            if n > longest: longest, worst = n, (it.id, s.role)
+    limit = getattr(gen.model.config, "max_position_embeddings", None)
+    if limit and cfg.K + 1 + longest > limit:
+        raise ValueError(f"K={cfg.K}: 1 mode + {cfg.K} content slots + {longest} target tokens (item {worst[0]!r}, {worst[1]}) = "
+                         f"{cfg.K + 1 + longest} positions, beyond {gen.name}'s max_position_embeddings={limit}: lower K or shorten the targets")
+
+def generate_targets(gen: Generator, pairs: list, cfg: TargetConfig, path, shard_size: int = 64,
+                     items: list | None = None, progress: bool = True, on_shard=None, dist=None) -> TargetStore:
+    """Optimise targets for `pairs` (QAPairs, or ready `items`) into the store at `path`, resuming what is there.
+    Everything that can be refused is refused before the store is touched. `on_shard(n)` is called after each shard
+    this call writes (tests use it to simulate a kill).
+    `dist` (an `accelerate.PartialState`, or anything with `process_index`, `num_processes`, `wait_for_everyone()`):
+    every process calls this with the same pairs; process r optimises the items k with k % num_processes == r not yet
+    stored, into its own shards `shard-r{r}-…` of the one store. The main process alone creates or repairs the store
+    (a barrier keeps the others waiting), and all meet again at the end, so the store is complete on return.
+    `dist=None` is one process."""
+    rank, world = (dist.process_index, dist.num_processes) if dist is not None else (0, 1)
+    if shard_size < 1: raise ValueError(f"shard_size must be ≥ 1, got {shard_size}")
+    items = items or [qa_item(p, cfg) for p in pairs]
+    check_items(gen, cfg, items)
+    TargetStore(path, gen, cfg, create=False)                     # every process: another Generator/config is refused here
+    store = TargetStore(path, gen, cfg, repair=True) if rank == 0 else None
+    if dist is not None: dist.wait_for_everyone()
+    store = store or TargetStore(path, gen, cfg)
+    done = store.done_records()
+    changed = [it.id for it in items if it.id in done and _segments(it) != done[it.id]["segments"]]
+    if changed:
+        raise TargetStoreError(f"{store.path} already holds item {changed[0]!r} with other segments (its question, answer or "
+                               f"paraphrases changed; {len(changed)} such ids): give changed pairs new ids, or use a new store folder")
+    by_id = {p.id: p for p in pairs} if pairs else {}
+    order = {it.id: k for k, it in enumerate(items)}
+    todo = [it for k, it in enumerate(items) if k % world == rank and it.id not in done]
+    buf, n_next, written = [], store.next_shard(rank), 0
     def flush():
+        nonlocal n_next, written
         recs = [b[0] for b in buf]; cont = torch.stack([b[1] for b in buf]); snaps = [s for k, b in enumerate(buf) for s in [(k, *x) for x in b[2]]]
-        store.write_shard(recs, cont, snaps); buf.clear()
-        if on_shard: on_shard(len(store.shards()))
+        store.write_shard(recs, cont, snaps, rank=rank, n=n_next); buf.clear(); n_next += 1; written += 1
+        if on_shard: on_shard(written)
     def on_item(i, results):
         it = todo[i]; c = torch.stack([r.content for r in results])                      # (R, K, d)
         gb = greedy_and_baseline(gen, it, c)
         snaps = [(r.restart, st, sc) for r in results for st, sc in r.snapshots]
-        buf.append((_record(it, by_id.get(it.id), results, gb), c, snaps))
+        buf.append((_record(it, by_id.get(it.id), results, gb, order[it.id]), c, snaps))
         if len(buf) >= shard_size: flush()
     if todo:
         TargetOptimizer(gen, cfg).run(todo, on_item=on_item, progress=progress)
         if buf: flush()
+    if dist is not None: dist.wait_for_everyone()
     return store
-
 def default_targets_dir(gen: Generator, dataset: str, pairs: list, cfg: TargetConfig) -> Path:
     "A cache folder named by Generator, dataset and a hash of (config, pair ids): same job → same folder → resume."
     from dcm_lab.core import cache_dir, stable_seed
@@ -362,6 +499,44 @@ def ensure_targets(gen: Generator, pairs: list, cfg: TargetConfig, targets_dir: 
     out = Path(targets_dir) if targets_dir else default_targets_dir(gen, dataset, pairs, cfg)
     generate_targets(gen, pairs, cfg, out, progress=progress)
     return load_targets(out, gen), out
+
+# %% ../nbs/20_targets.ipynb #ecb60c08
+def phase1a_main(argv: list[str] | None = None) -> Path:
+    """Phase 1a as a command, for one process (`python scripts/phase1a.py …`) or many (`accelerate launch …
+    scripts/phase1a.py …`): every process loads the Generator on its own device and optimises its share of the pairs
+    into the one store at `--out` (resumed when it exists). Returns the store's path."""
+    import argparse, yaml
+    from accelerate import PartialState
+    from dcm_lab.generator import load_generator
+    from dcm_lab.data import load_pairs
+    ap = argparse.ArgumentParser(prog="phase1a", description="Phase 1a targets into one store, across the processes `accelerate launch` starts")
+    ap.add_argument("--out", required=True, help="the target store folder (resumed when it exists)")
+    ap.add_argument("--generator", default="smollm2", help="'smollm2' (packaged), 'tiny', a hub id or a local folder")
+    ap.add_argument("--dataset", default="facts", help="a load_pairs name or a .jsonl path")
+    ap.add_argument("--n-pairs", type=int, default=None, help="the first n pairs after the seeded shuffle (default: all)")
+    ap.add_argument("--data-seed", type=int, default=0, help="seed of the pair shuffle")
+    ap.add_argument("--shard-size", type=int, default=64, help="items per shard (the unit a kill can lose)")
+    ap.add_argument("--cpu", action="store_true", help="CPU processes (gloo) even where CUDA is present")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a TargetConfig field, e.g. -p K=8 -p lr=0.05")
+    a = ap.parse_args(argv)
+    kw = {}
+    for s in a.param:
+        k, sep, v = s.partition("=")
+        if not sep or k not in TargetConfig.__dataclass_fields__:
+            ap.error(f"-p {s!r}: expected KEY=VALUE with KEY one of {', '.join(TargetConfig.__dataclass_fields__)}")
+        kw[k] = yaml.safe_load(v)
+    if "betas" in kw: kw["betas"] = tuple(kw["betas"])
+    cfg = TargetConfig(**kw)                                                   # refused here, before any process writes
+    state = PartialState(cpu=a.cpu)
+    gen = load_generator(a.generator, device=state.device)
+    pairs = load_pairs(a.dataset, limit=a.n_pairs, shuffle=True, seed=a.data_seed)
+    t0 = time.time()
+    generate_targets(gen, pairs, cfg, a.out, shard_size=a.shard_size, progress=state.is_main_process and not a.quiet, dist=state)
+    if state.is_main_process:
+        t = load_targets(a.out, gen)
+        print(f"phase1a: {len(t.ids)} items × {cfg.restarts} restarts in {a.out} by {state.num_processes} process(es), {time.time() - t0:.1f}s", flush=True)
+    return Path(a.out)
 
 # %% ../nbs/20_targets.ipynb #02486354
 @dataclass(frozen=True)
