@@ -5,21 +5,23 @@ over K, and interpretability probes — with bootstrap intervals over examples a
 
 # %% ../nbs/45_eval.ipynb #66946380
 from __future__ import annotations
-import math, dataclasses
+import math, dataclasses, functools
 from dataclasses import dataclass, asdict
 from collections import defaultdict
 import numpy as np, torch, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .generator import Generator
-from .metrics import per_example, bootstrap_ci
+from .metrics import per_example, bootstrap_ci, extract_answer, normalize_answer, paired_ratio_ci
 
 # %% auto #0
-__all__ = ['METHODS', 'SEEDED', 'EvalConfig', 'prompt_text', 'score_prefixes', 'teacher_logprobs', 'distill_content',
-           'method_prefixes', 'evaluate_method', 'distill_kl', 'mi_proxy', 'min_k_table', 'mode_separation',
-           'slot_intervention', 'attention_entropy', 'compare_runs']
+__all__ = ['METHODS', 'TEXT_METHODS', 'SEEDED', 'ANSWER_INSTRUCTION', 'FEW_SHOT', 'TABLE_COLUMNS', 'EvalConfig', 'prompt_text',
+           'shots_for', 'answer_frame', 'text_prefix_ids', 'score_prefixes', 'teacher_logprobs', 'distill_content',
+           'method_prefixes', 'evaluate_method', 'evaluate_methods', 'retained_table', 'distill_kl', 'mi_proxy',
+           'min_k_table', 'mode_separation', 'slot_intervention', 'attention_entropy', 'compare_runs']
 
 # %% ../nbs/45_eval.ipynb #ca69d894
 METHODS = ("full_context", "truncation", "summarization", "random_soft", "oracle_distill", "diffuser", "c_star")
+TEXT_METHODS = ("full_context", "truncation", "summarization")   # methods that read text (in the few-shot answer frame)
 SEEDED = ("random_soft", "diffuser")
 
 @dataclass(frozen=True)
@@ -37,10 +39,45 @@ class EvalConfig:
         if self.method not in METHODS: raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.K < 1: raise ValueError(f"K must be ≥ 1, got {self.K}")
 
+# %% ../nbs/45_eval.ipynb #b63f1fce
+ANSWER_INSTRUCTION = "Answer with only the answer: a word or a short phrase, not a sentence."
+FEW_SHOT = (   # (question, answer): generic facts outside the lab's data; `shots_for` drops any that mention an item's answer
+    ("How many legs does a spider have?", "eight"),
+    ("What do bees make?", "honey"),
+    ("What is the tallest mountain in the world?", "Mount Everest"),
+    ("Who painted the Mona Lisa?", "Leonardo da Vinci"),
+    ("The Nile is about 6,650 km long and flows north into the Mediterranean Sea.\n\nInto which sea does the Nile flow?",
+     "the Mediterranean Sea"),
+)
+
 def prompt_text(p) -> str:
-    "The full-context prompt of a pair: its passage (if any) and question, asking for a short answer."
-    body = f"{p.context}\n\n{p.question}" if p.context else p.question
-    return f"{body}\nAnswer with just the answer."
+    "The full-context text of a pair: its passage (if any) and question."
+    return f"{p.context}\n\n{p.question}" if p.context else p.question
+
+def shots_for(p, shots: tuple = FEW_SHOT) -> tuple:
+    "The few-shot examples for pair `p`: `shots` minus any that mention p's normalised answer as whole words or ask its question."
+    g, q = normalize_answer(p.answer), normalize_answer(p.question)
+    leaks = lambda s: bool(g) and f" {g} " in f" {normalize_answer(s[0] + ' ' + s[1])} " or normalize_answer(s[0]) == q
+    return tuple(s for s in shots if not leaks(s))
+
+_SLOT = "\x00CONTENT\x00"
+@functools.lru_cache(maxsize=64)
+def answer_frame(gen: Generator, shots: tuple = FEW_SHOT) -> tuple[tuple, tuple]:
+    "Token ids before and after a text method's content: instruction, the few-shot turns, then the content as the last user turn."
+    if getattr(gen.tok, "chat_template", None):
+        msgs = [dict(role="system", content=ANSWER_INSTRUCTION)]
+        for q, a in shots: msgs += [dict(role="user", content=q), dict(role="assistant", content=a)]
+        text = gen.tok.apply_chat_template(msgs + [dict(role="user", content=_SLOT)], tokenize=False, add_generation_prompt=True)
+    else:                                                                           # a tokenizer without a chat template
+        text = ANSWER_INSTRUCTION + "\n\n" + "".join(f"{q}\nAnswer: {a}\n\n" for q, a in shots) + _SLOT + "\nAnswer:"
+    pre, post = text.split(_SLOT)
+    return tuple(gen.tok.encode(pre, add_special_tokens=False)), tuple(gen.tok.encode(post, add_special_tokens=False))
+
+def text_prefix_ids(gen: Generator, p, content_ids: list[int] | None = None) -> list[int]:
+    "A text method's answer prompt for pair `p`: the frame around `content_ids` (default: the tokens of `prompt_text(p)`)."
+    pre, post = answer_frame(gen, shots_for(p))
+    if content_ids is None: content_ids = gen.tok.encode(prompt_text(p), add_special_tokens=False)
+    return [*pre, *content_ids, *post]
 
 # %% ../nbs/45_eval.ipynb #3a0244c7
 @torch.no_grad()
@@ -59,8 +96,8 @@ def score_prefixes(gen: Generator, prefixes: list, answers: list[str], max_new_t
 # %% ../nbs/45_eval.ipynb #bbe55abd
 @torch.no_grad()
 def teacher_logprobs(gen: Generator, pairs: list) -> torch.Tensor:
-    "The full-context Generator's log-probabilities at each gold-answer token, pairs concatenated: (N_tok, V)."
-    return torch.cat([gen.target_logits(gen.embed(gen.chat_ids(prompt_text(p)))[None], *gen.pad([gen.token_ids(p.answer)])).log_softmax(-1)
+    "The full-context Generator's (answer frame + whole prompt) log-probabilities at each gold-answer token, pairs concatenated: (N_tok, V)."
+    return torch.cat([gen.target_logits(gen.embed(text_prefix_ids(gen, p))[None], *gen.pad([gen.token_ids(p.answer)])).log_softmax(-1)
                       for p in pairs])   # one prompt at a time: prompts differ in length
 
 def distill_content(gen: Generator, pairs: list, cfg: EvalConfig, progress: bool = False) -> torch.Tensor:
@@ -80,20 +117,26 @@ def distill_content(gen: Generator, pairs: list, cfg: EvalConfig, progress: bool
 # %% ../nbs/45_eval.ipynb #262b156c
 def method_prefixes(gen: Generator, pairs: list, cfg: EvalConfig, c_star: torch.Tensor | None = None,
                     diffuser=None, norm=None) -> tuple[list, dict]:
-    "Per-example prefixes (P_i, d) for `cfg.method`, and notes (e.g. how many summaries came back empty)."
-    mode, notes, budget = gen.mode_embedding(cfg.a_mode), {}, cfg.K + 1
+    """Per-example prefixes (P_i, d) for `cfg.method`, and notes: per example the `positions` that carry the example
+    (the prompt's tokens, the K+1 kept or summary tokens, the STM's K+1) and the `frame_positions` of the shared answer
+    frame around a text method's content (0 for an STM); for summaries, how many came back empty."""
+    mode, budget, m, n = gen.mode_embedding(cfg.a_mode), cfg.K + 1, cfg.method, len(pairs)
+    enc = lambda s: gen.tok.encode(s, add_special_tokens=False)
+    if m in TEXT_METHODS:
+        if m == "full_context": content = [enc(prompt_text(p)) for p in pairs]
+        elif m == "truncation": content = [enc(prompt_text(p))[:budget] for p in pairs]
+        else:
+            outs = gen.generate_text([f"Summarize in at most {budget} words:\n{prompt_text(p)}" for p in pairs], max_new_tokens=2 * budget)
+            content = [enc(o.strip())[:budget] for o in outs]
+        ids = [text_prefix_ids(gen, p, c) for p, c in zip(pairs, content)]
+        notes = dict(positions=[len(c) for c in content], frame_positions=[len(i) - len(c) for i, c in zip(ids, content)])
+        if m == "summarization": notes["empty_summaries"] = sum(not c for c in content)
+        return [gen.embed(i) for i in ids], notes
+    notes = dict(positions=[budget] * n, frame_positions=[0] * n)
     stm = lambda c: list(gen.stm(mode, c.to(gen.device)))
-    m = cfg.method
-    if m == "full_context": return [gen.embed(gen.chat_ids(prompt_text(p))) for p in pairs], notes
-    if m == "truncation": return [gen.embed(gen.tok.encode(prompt_text(p), add_special_tokens=False)[:budget]) for p in pairs], notes
-    if m == "summarization":
-        outs = gen.generate_text([f"Summarize in at most {budget} words:\n{prompt_text(p)}" for p in pairs], max_new_tokens=2 * budget)
-        ids = [gen.tok.encode(o.strip(), add_special_tokens=False)[:budget] for o in outs]
-        notes["empty_summaries"] = sum(not i for i in ids)
-        return [gen.embed(i or [gen.eos_id]) for i in ids], notes
     if m == "random_soft":
         g = torch.Generator().manual_seed(cfg.seed)
-        z = torch.randn(len(pairs), cfg.K, gen.d, generator=g)
+        z = torch.randn(n, cfg.K, gen.d, generator=g)
         c = norm.inverse(z) if norm is not None else z * gen.E.float().std().cpu()
         return stm(c), notes
     if m == "oracle_distill": return stm(distill_content(gen, pairs, cfg)), notes
@@ -106,22 +149,54 @@ def method_prefixes(gen: Generator, pairs: list, cfg: EvalConfig, c_star: torch.
     return stm(c_star), notes
 
 def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1, **kw) -> dict:
-    "Scores of one method over `pairs`: per-example values pooled over seeds (seeded methods), means with bootstrap CIs and the spread of per-seed means."
+    """Scores of one method over `pairs`. Every greedy text is read through `metrics.extract_answer` (one rule for all
+    methods). Means with bootstrap CIs pool per-example values over seeds (seeded methods), with the spread of per-seed
+    means; `items` holds each metric per example (mean over seeds) in `ids` order, for paired comparisons."""
     golds = [p.answer for p in pairs]
     runs = []
     for s in range(seeds if cfg.method in SEEDED else 1):
         c = dataclasses.replace(cfg, seed=cfg.seed + s)
         pre, notes = method_prefixes(gen, pairs, c, **kw)
         sc = score_prefixes(gen, pre, golds, cfg.max_new_tokens)
-        runs.append(dict(**sc, **per_example(sc["pred"], golds), notes=notes))
-    out = dict(method=cfg.method, n=len(pairs), seeds=len(runs), example=runs[0]["pred"][0] if pairs else "", notes=runs[0]["notes"])
-    for k in ("em", "f1", "bleu", "loss"):
+        runs.append(dict(**sc, **per_example(sc["pred"], golds), notes=notes, lengths=[x.shape[0] for x in pre]))
+    r0 = runs[0]
+    out = dict(method=cfg.method, K=cfg.K, n=len(pairs), seeds=len(runs),
+               positions=float(np.mean(r0["notes"]["positions"])) if pairs else math.nan,
+               frame_positions=float(np.mean(r0["notes"]["frame_positions"])) if pairs else math.nan,
+               example=r0["pred"][0] if pairs else "",
+               notes={k: v for k, v in r0["notes"].items() if k not in ("positions", "frame_positions")})
+    for k in ("em", "f1", "contained", "bleu", "loss"):
         vals = [v for r in runs for v in r[k]]
         m, lo, hi = bootstrap_ci(vals)
         out[k], out[f"{k}_ci"] = m, (lo, hi)
         out[f"{k}_seed_std"] = float(np.std([np.mean(r[k]) for r in runs])) if len(runs) > 1 else 0.0
-    out["preds"] = runs[0]["pred"]
+    out["items"] = {k: np.mean([r[k] for r in runs], 0).tolist() if pairs else [] for k in ("em", "f1", "contained", "loss")}
+    out.update(ids=[p.id for p in pairs], preds=r0["pred"], answers=[extract_answer(t, g) for t, g in zip(r0["pred"], golds)],
+               item_positions=r0["notes"]["positions"], item_frame_positions=r0["notes"]["frame_positions"], prefix_lengths=r0["lengths"])
     return out
+
+def evaluate_methods(gen: Generator, pairs: list, cfg: EvalConfig, methods=METHODS, seeds: int = 1, progress: bool = False, **kw) -> list[dict]:
+    "`evaluate_method` for each of `methods` (cfg otherwise unchanged) on the same pairs, in the same order."
+    return [evaluate_method(gen, pairs, dataclasses.replace(cfg, method=m), seeds=seeds, **kw)
+            for m in tqdm(methods, disable=not progress, desc="methods", leave=False)]
+
+# %% ../nbs/45_eval.ipynb #e72f91a5
+TABLE_COLUMNS = ("em", "em_ci", "f1", "f1_ci", "contained", "contained_ci", "loss", "loss_ci", "loss_seed_std", "n", "seeds", "example")
+
+def retained_table(results: list[dict], metric: str = "em", reference: str = "full_context", n: int = 1000, seed: int = 0) -> "pd.DataFrame":
+    """The headline of a comparison: per method, the fraction of the `reference` method's `metric` it retains on the same
+    items (paired bootstrap CI) beside the positions it feeds the Generator; then every metric's mean and CI."""
+    import pandas as pd
+    ref = next((r for r in results if r["method"] == reference), None)
+    if ref is None: raise ValueError(f"retained_table needs a {reference!r} result among {[r['method'] for r in results]}: evaluate it on the same pairs")
+    rows = []
+    for r in results:
+        if r["ids"] != ref["ids"]:
+            raise ValueError(f"{r['method']} was scored on other items than {reference}: a paired comparison needs the same pairs in the same order")
+        ratio, lo, hi = paired_ratio_ci(r["items"][metric], ref["items"][metric], n, seed=seed)
+        rows.append({"method": r["method"], "K": r["K"], "positions": r["positions"], "frame_positions": r["frame_positions"],
+                     f"retained_{metric}": ratio, f"retained_{metric}_ci": (lo, hi), **{k: r[k] for k in TABLE_COLUMNS}})
+    return pd.DataFrame(rows)
 
 # %% ../nbs/45_eval.ipynb #9e09258b
 @torch.no_grad()
@@ -134,12 +209,12 @@ def distill_kl(gen: Generator, pairs: list, content: torch.Tensor, a_mode: str =
 # %% ../nbs/45_eval.ipynb #f21ac1de
 @torch.no_grad()
 def mi_proxy(gen: Generator, pairs: list, a_mode: str = "A") -> list[float]:
-    "Per pair: CE(A | A_mode alone) − CE(A | full-context prompt), summed over A's tokens (nats)."
+    "Per pair: CE(A | A_mode alone) − CE(A | full-context answer prompt), summed over A's tokens (nats)."
     out = []
     for p in pairs:
         ids = gen.token_ids(p.answer)
         alone = gen.target_loss(gen.mode_embedding(a_mode)[None, None], *gen.pad([ids]))["loss"].item()
-        full = gen.target_loss(gen.embed(gen.chat_ids(prompt_text(p)))[None], *gen.pad([ids]))["loss"].item()
+        full = gen.target_loss(gen.embed(text_prefix_ids(gen, p))[None], *gen.pad([ids]))["loss"].item()
         out.append((alone - full) * len(ids))
     return out
 
