@@ -5,7 +5,7 @@ the A mode — batched over pairs × restarts × modes, resumable, with quality 
 
 # %% ../nbs/20_targets.ipynb #58b1aab4
 from __future__ import annotations
-import math, json, time, dataclasses
+import math, json, time, dataclasses, weakref
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, torch
@@ -16,10 +16,13 @@ from .generator import Generator, GeneratorError, packing_pays
 from .data import QAPair
 
 # %% auto #0
-__all__ = ['TargetConfig', 'Segment', 'Item', 'qa_item', 'init_content', 'lr_at', 'RowResult', 'TargetOptimizer',
-           'greedy_and_baseline', 'TargetStoreError', 'TargetStore', 'Targets', 'check_items', 'generate_targets',
-           'default_targets_dir', 'load_targets', 'notebook_config', 'ensure_targets', 'phase1a_main', 'FilterConfig',
-           'quality_filter', 'paraphrase', 'with_paraphrases', 'targets_table']
+__all__ = ['GO_ON', 'CONVERGED', 'STOPPED', 'NAN_RESTART', 'NAN_FAILED', 'TargetConfig', 'Segment', 'Item', 'qa_item',
+           'embedding_stats', 'init_contents', 'init_content', 'lr_at', 'SegmentTable', 'segment_table',
+           'segment_batch', 'Carry', 'new_carry', 'reset_rows', 'adamw_rows', 'update_best', 'take_snapshots',
+           'row_status', 'RowResult', 'TargetOptimizer', 'greedy_and_baseline', 'TargetStoreError', 'TargetStore',
+           'Targets', 'check_items', 'generate_targets', 'default_targets_dir', 'load_targets', 'notebook_config',
+           'ensure_targets', 'phase1a_main', 'FilterConfig', 'quality_filter', 'paraphrase', 'with_paraphrases',
+           'targets_table']
 
 # %% ../nbs/20_targets.ipynb #9fa6e7c6
 @dataclass(frozen=True)
@@ -115,14 +118,30 @@ def qa_item(p: QAPair, cfg: TargetConfig) -> Item:
     return Item(p.id, tuple(segs))
 
 # %% ../nbs/20_targets.ipynb #733fd7a7
+_E_STATS = weakref.WeakKeyDictionary()
+
+def embedding_stats(gen: Generator) -> dict:
+    "Token-embedding statistics, computed once per Generator: std (0-d), mean (d,) on CPU, mean squared norm (float)."
+    s = _E_STATS.get(gen)
+    if s is None:
+        E = gen.E.detach().float()
+        s = _E_STATS[gen] = dict(std=E.std().cpu(), mean=E.mean(0).cpu(), sq_norm=E.pow(2).sum(-1).mean().item())
+    return s
+
+def init_contents(gen: Generator, K: int, kind: str, seeds: list[int]) -> torch.Tensor:
+    "Starting contents (n, K, d), fp32, one row per seed (each from its own generator), moved to the device once."
+    st, V = embedding_stats(gen), gen.E.shape[0]
+    gs = [torch.Generator().manual_seed(s % 2**63) for s in seeds]
+    if kind == "vocab":
+        idx = torch.stack([torch.randint(0, V, (K,), generator=g) for g in gs])              # (n, K)
+        return gen.E.detach()[idx.to(gen.device)].float()
+    noise = torch.stack([torch.randn(K, gen.d, generator=g) for g in gs])                    # (n, K, d)
+    c = noise * st["std"] if kind == "randn" else st["mean"].expand(K, -1) + 0.01 * st["std"] * noise
+    return c.to(gen.device)
+
 def init_content(gen: Generator, K: int, kind: str, seed: int) -> torch.Tensor:
     "One row's starting content (K, d), fp32, from its own seed."
-    g = torch.Generator().manual_seed(seed % 2**63)
-    E = gen.E.detach().float().cpu()
-    if kind == "randn": c = torch.randn(K, gen.d, generator=g) * E.std()
-    elif kind == "vocab": c = E[torch.randint(0, E.shape[0], (K,), generator=g)].clone()
-    else: c = E.mean(0).expand(K, -1) + 0.01 * E.std() * torch.randn(K, gen.d, generator=g)
-    return c.to(gen.device)
+    return init_contents(gen, K, kind, [seed])[0]
 
 def lr_at(cfg: TargetConfig, step: torch.Tensor) -> torch.Tensor:
     "Per-row learning rate at (1-based) `step` (B,)."
@@ -132,6 +151,135 @@ def lr_at(cfg: TargetConfig, step: torch.Tensor) -> torch.Tensor:
     if cfg.schedule == "warmup": return cfg.lr * warm
     prog = torch.clamp((s - cfg.warmup_steps) / max(cfg.max_steps - cfg.warmup_steps, 1), 0, 1)
     return cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + torch.cos(math.pi * prog)))
+
+# %% ../nbs/20_targets.ipynb #965c24ac
+@dataclass
+class SegmentTable:
+    "Every item's segments as padded tensors, built once per run: each step only gathers rows from it."
+    ids: torch.Tensor     # (S_all, T) target ids, right-padded, on the device (skip_first: without the first token)
+    lens: torch.Tensor    # (S_all,) target tokens per segment, CPU
+    mode: torch.Tensor    # (S_all,) row of the segment's mode in the mode-embedding table, on the device
+    first: torch.Tensor   # (S_all,) id of the first target token (an extra prefix position under skip_first), on the device
+    weight: torch.Tensor  # (S_all,) loss weight, on the device
+    start: torch.Tensor   # (N,) first segment of each item, CPU
+    nseg: torch.Tensor    # (N,) segments per item, CPU
+    skip_first: bool      # the first target token is fed after the content and not scored (the peer's criterion)
+
+def segment_table(tok: list, device, pad_id: int = 0, skip_first: bool = False) -> SegmentTable:
+    "`tok`: per item a list of (mode index, ids, weight) → the run's `SegmentTable`."
+    segs = [s for t in tok for s in t]
+    cut = 1 if skip_first else 0
+    lens = torch.tensor([len(ids) - cut for _, ids, _ in segs])
+    if (lens < 1).any(): raise ValueError("skip_first needs targets of ≥ 2 tokens (the first is fed as input)")
+    ids = torch.full((len(segs), int(lens.max())), pad_id, dtype=torch.long)
+    for j, (_, l, _) in enumerate(segs): ids[j, :len(l) - cut] = torch.tensor(l[cut:])   # once per run
+    nseg = torch.tensor([len(t) for t in tok])
+    return SegmentTable(ids.to(device), lens, torch.tensor([m for m, _, _ in segs], device=device),
+                        torch.tensor([l[0] for _, l, _ in segs], device=device),
+                        torch.tensor([w for _, _, w in segs], dtype=torch.float, device=device),
+                        nseg.cumsum(0) - nseg, nseg, skip_first)
+
+def segment_batch(t: SegmentTable, row_item: torch.Tensor, smax: int) -> dict:
+    """The segments of the rows in use, from `row_item` (B,) (CPU; -1: empty row), in row order: `row` (S,) their row,
+    `slot` (S,) row·smax + segment within the item, `ids`/`mask` (S, T) trimmed to the longest, `mode`, `first`, `w` (S,),
+    `lens` (list, for the packing rule). Index ops only; called when the set of rows changes, not every step."""
+    act = (row_item >= 0).nonzero().squeeze(1)                                             # (A,) rows in use
+    n = t.nseg[row_item[act]]                                                               # (A,) segments per row
+    row = act.repeat_interleave(n)                                                          # (S,)
+    j = torch.arange(len(row)) - (n.cumsum(0) - n).repeat_interleave(n)                     # (S,) segment within item
+    seg = t.start[row_item[row]] + j                                                        # (S,) into the table
+    lens = t.lens[seg]; T = int(lens.max())
+    dev = t.ids.device
+    segd, lensd = seg.to(dev), lens.to(dev)
+    return dict(row=row.to(dev), slot=(row * smax + j).to(dev), ids=t.ids[segd, :T],
+                mask=torch.arange(T, device=dev) < lensd[:, None], mode=t.mode[segd], first=t.first[segd],
+                w=t.weight[segd], lens=lens.tolist())
+
+# %% ../nbs/20_targets.ipynb #b2bf7317
+@dataclass
+class Carry:
+    "Per-row optimiser state (B rows), every field a tensor on the Generator's device; a row whose item is -1 is empty."
+    content: torch.Tensor        # (B, K, d) the content being optimised
+    m: torch.Tensor              # (B, K, d) AdamW first moment
+    v: torch.Tensor              # (B, K, d) AdamW second moment
+    step: torch.Tensor           # (B,) updates done (the next evaluation's 0-based index)
+    best_loss: torch.Tensor      # (B,) lowest total loss so far (inf: none)
+    best_content: torch.Tensor   # (B, K, d) the content best_loss was measured on
+    best_seg_loss: torch.Tensor  # (B, Smax) its per-segment loss (nan: none)
+    best_seg_acc: torch.Tensor   # (B, Smax) its per-segment token accuracy
+    best_step: torch.Tensor      # (B,) evaluation index of the best
+    since: torch.Tensor          # (B,) evaluations since the last improvement (patience)
+    nans: torch.Tensor           # (B,) NaN restarts so far
+    item: torch.Tensor           # (B,) item index, -1: empty
+    restart: torch.Tensor        # (B,) restart index
+    snaps: torch.Tensor          # (B, J, K, d) detached content every snapshot_every evaluations (J = 0: off)
+    n_snap: torch.Tensor         # (B,) snapshots taken
+    @property
+    def active(self) -> torch.Tensor: return self.item >= 0
+
+def new_carry(B: int, K: int, d: int, smax: int, J: int, device) -> Carry:
+    "An empty carry of B rows."
+    z = lambda *s: torch.zeros(*s, device=device)
+    zi = lambda: torch.zeros(B, dtype=torch.long, device=device)
+    return Carry(z(B, K, d), z(B, K, d), z(B, K, d), zi(), torch.full((B,), math.inf, device=device), z(B, K, d),
+                 torch.full((B, smax), math.nan, device=device), z(B, smax), zi(), zi(), zi(), zi() - 1, zi(),
+                 z(B, J, K, d), zi())
+
+def reset_rows(c: Carry, rows: torch.Tensor, content: torch.Tensor, item: torch.Tensor, restart: torch.Tensor, nans: torch.Tensor):
+    "Put fresh rows into the carry at `rows` (n,) from `content` (n, K, d); item -1 empties a row."
+    c.content[rows] = content; c.best_content[rows] = content
+    for t in (c.m, c.v, c.best_seg_acc): t[rows] = 0
+    for t in (c.step, c.best_step, c.since, c.n_snap): t[rows] = 0
+    c.best_loss[rows] = math.inf; c.best_seg_loss[rows] = math.nan
+    c.item[rows], c.restart[rows], c.nans[rows] = item, restart, nans
+
+# %% ../nbs/20_targets.ipynb #38c0d8dc
+def adamw_rows(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, step: torch.Tensor,
+               lr: torch.Tensor, betas: tuple, weight_decay: float, eps: float = 1e-8):
+    """torch.optim.AdamW's update, per row and in place: p, g, m, v (B, ...), `step` (B,) counts this update (1-based),
+    `lr` (B,) each row's learning rate; rows at different steps get their own bias corrections."""
+    b1, b2 = betas
+    view = (-1,) + (1,) * (p.ndim - 1)
+    t = step.double()
+    step_size = (lr.double() / (1 - b1 ** t)).to(p.dtype).view(view)                 # (B, 1, ...)
+    bc2_sqrt = (1 - b2 ** t).sqrt().to(p.dtype).view(view)
+    p.mul_(1 - lr.to(p.dtype).view(view) * weight_decay)
+    m.lerp_(g, 1 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+    p.sub_(m.div(v.sqrt().div_(bc2_sqrt).add_(eps)).mul_(step_size))                  # in place: no temporaries per term
+
+# %% ../nbs/20_targets.ipynb #f72a1f9e
+def update_best(c: Carry, pre: torch.Tensor, row_loss: torch.Tensor, seg_loss: torch.Tensor, seg_acc: torch.Tensor,
+                exact: torch.Tensor, finite: torch.Tensor) -> torch.Tensor:
+    """Record this evaluation of `pre` (B, K, d) — the content the losses were measured on, before its update — where
+    it beats the row's best (lower loss, or every token exact). Returns the improved rows (B,) bool."""
+    imp = c.active & finite & ((row_loss < c.best_loss) | exact)
+    c.best_loss = torch.where(imp, row_loss, c.best_loss)
+    c.best_content = torch.where(imp[:, None, None], pre, c.best_content)
+    c.best_seg_loss = torch.where(imp[:, None], seg_loss, c.best_seg_loss)
+    c.best_seg_acc = torch.where(imp[:, None], seg_acc, c.best_seg_acc)
+    c.best_step = torch.where(imp, c.step, c.best_step)
+    c.since = torch.where(imp, 0, c.since + (c.active & finite).long())
+    return imp
+
+def take_snapshots(c: Carry, pre: torch.Tensor, finite: torch.Tensor, every: int):
+    "Keep `pre` for the rows whose evaluation index is a multiple of `every` (deep supervision), without a host transfer."
+    J = c.snaps.shape[1]
+    take = c.active & finite & (c.step % every == 0) & (c.n_snap < J)
+    b = torch.arange(len(take), device=take.device); j = c.n_snap.clamp(max=J - 1)
+    c.snaps[b, j] = torch.where(take[:, None, None], pre, c.snaps[b, j])
+    c.n_snap += take.long()
+
+GO_ON, CONVERGED, STOPPED, NAN_RESTART, NAN_FAILED = range(5)
+
+def row_status(c: Carry, exact: torch.Tensor, row_loss: torch.Tensor, finite: torch.Tensor, cfg: TargetConfig) -> torch.Tensor:
+    """(B,) what each row does after this step's update: GO_ON, CONVERGED (every token exact, or under `stop_loss`),
+    STOPPED (out of steps or patience), NAN_RESTART (fresh init, same item and restart) or NAN_FAILED (out of NaN restarts)."""
+    conv = exact | (row_loss < cfg.stop_loss) if cfg.stop_loss > 0 else exact
+    out = (c.step >= cfg.max_steps) | (c.since >= cfg.patience)
+    st = torch.where(conv, CONVERGED, torch.where(out, STOPPED, GO_ON))
+    st = torch.where(finite, st, torch.where(c.nans + 1 > cfg.max_nan_restarts, NAN_FAILED, NAN_RESTART))
+    return torch.where(c.active, st, GO_ON)
 
 # %% ../nbs/20_targets.ipynb #90837830
 @dataclass
@@ -145,104 +293,108 @@ def _vocab_penalty(gen: Generator, c: torch.Tensor, E2mean: float) -> torch.Tens
     return d2.reshape(c.shape[0], -1).mean(-1) / E2mean
 
 class TargetOptimizer:
-    "Optimises content for items with a fixed-size pool of rows; see `run`."
+    "Optimises content for items with a fixed-size pool of rows (a `Carry`); see `run`."
     def __init__(self, gen: Generator, cfg: TargetConfig):
         self.gen, self.cfg = gen, cfg
-        self.modes = {}   # mode token → row in self.mode_emb
-        self.E2mean = gen.E.float().pow(2).sum(-1).mean().item()
+        self.modes = {}   # mode token → row in the mode-embedding table
+        self.E2mean = embedding_stats(gen)["sq_norm"]
 
     def _mode_index(self, tok):
         if tok not in self.modes: self.modes[tok] = len(self.modes)
         return self.modes[tok]
 
-    def run(self, items: list[Item], on_item=None, progress: bool = True) -> list[list[RowResult]]:
+    def run(self, items: list[Item], on_item=None, progress: bool = True, skip_first: bool | None = None) -> list[list[RowResult]]:
         """Optimise every item `cfg.restarts` times. `on_item(i, results)` is called as soon as all restarts of item i
-        are done (the store writes from there). Returns the results per item (restart order)."""
+        are done (the store writes from there). Returns the results per item (restart order). `skip_first` (default:
+        `cfg.skip_first` if the config has it, else False) feeds each target's first token after the content and scores
+        the rest: the criterion of the Cramming code (hidden_capacity)."""
         gen, cfg = self.gen, self.cfg
+        if skip_first is None: skip_first = bool(getattr(cfg, "skip_first", False))
         tok = [[(self._mode_index(s.mode), gen.token_ids(s.text), s.weight) for s in it.segments] for it in items]
+        table = segment_table(tok, gen.device, gen.pad_id, skip_first)                     # padded once per run
         mode_emb = torch.stack([gen.mode_embedding(m) for m in self.modes]).float()          # (M, d)
         queue = [(i, r) for i in range(len(items)) for r in range(cfg.restarts)]
         queue.reverse()
-        B, K, d = min(cfg.batch_rows, len(queue)), cfg.K, gen.d
-        dev = gen.device
-        content = torch.zeros(B, K, d, device=dev)
-        m, v = torch.zeros_like(content), torch.zeros_like(content)
-        step = torch.zeros(B, dtype=torch.long, device=dev)
-        best_loss = torch.full((B,), math.inf); best_content = torch.zeros_like(content)
-        slot = [None] * B           # per row: dict(item, restart, nans, since, best_step, best_seg, snaps)
+        B, K, smax = min(cfg.batch_rows, len(queue)), cfg.K, int(table.nseg.max())
+        J = (cfg.max_steps - 1) // cfg.snapshot_every + 1 if cfg.snapshot_every else 0
+        carry = self.carry = new_carry(B, K, gen.d, smax, J, gen.device)
         pending = {i: [None] * cfg.restarts for i in range(len(items))}
         done_items = [None] * len(items)
         bar = tqdm(total=len(queue), desc="rows", disable=not progress, leave=False)
 
-        def fill(b, nans=0, keep=None):
-            if keep is None:
-                if not queue: slot[b] = None; return
-                i, r = queue.pop()
-            else: i, r = keep
-            content[b] = init_content(gen, K, cfg.init, stable_seed(cfg.seed, items[i].id, r, nans))
-            m[b] = 0; v[b] = 0; step[b] = 0; best_loss[b] = math.inf; best_content[b] = content[b]
-            slot[b] = dict(item=i, restart=r, nans=nans, since=0, best_step=0, best_seg=None, snaps=[])
+        def fill(rows: list, keep: list):
+            "Rows get (item, restart, nans) from `keep` (NaN restarts) then from the queue; rows left over are emptied."
+            jobs = keep + [(*queue.pop(), 0) for _ in range(min(len(rows) - len(keep), len(queue)))]
+            if jobs:
+                seeds = [stable_seed(cfg.seed, items[i].id, r, n) for i, r, n in jobs]
+                reset_rows(carry, torch.tensor(rows[:len(jobs)], device=gen.device), init_contents(gen, K, cfg.init, seeds),
+                           *torch.tensor(jobs, device=gen.device).T)
+            if len(rows) > len(jobs): carry.item[torch.tensor(rows[len(jobs):], device=gen.device)] = -1
 
-        def finish(b, converged, failed=False):
-            s = slot[b]; bl = best_loss[b].item()
-            seg = s["best_seg"] or ([math.nan] * len(tok[s["item"]]), [0.0] * len(tok[s["item"]]))
-            res = RowResult(s["item"], s["restart"], best_content[b].detach().cpu().clone(), bl, seg[0], seg[1],
-                            int(step[b]), s["best_step"], converged, s["nans"], failed or not math.isfinite(bl), s["snaps"])
-            pend = pending[s["item"]]; pend[s["restart"]] = res
-            if all(x is not None for x in pend):
-                done_items[s["item"]] = pend
-                if on_item: on_item(s["item"], pend)
-            bar.update(1); fill(b)
+        def finish(rows: list, status: torch.Tensor):
+            "Results for the rows that halted: one transfer per field, then per-row objects."
+            r_t = torch.tensor(rows, device=gen.device)
+            ints = torch.stack([carry.item, carry.restart, carry.nans, carry.step, carry.best_step, carry.n_snap])[:, r_t].cpu()
+            bl, sl, sa = carry.best_loss[r_t].cpu(), carry.best_seg_loss[r_t].cpu(), carry.best_seg_acc[r_t].cpu()
+            bc = carry.best_content[r_t].cpu()
+            sn = carry.snaps[r_t].cpu() if J else None
+            for k, b in enumerate(rows):
+                i, r, nans, steps, best_step, n_snap = ints[:, k].tolist()
+                S, lb = len(tok[i]), bl[k].item()
+                res = RowResult(i, r, bc[k].clone(), lb, sl[k, :S].tolist(), sa[k, :S].tolist(), steps, best_step,
+                                int(status[b]) == CONVERGED, nans, int(status[b]) == NAN_FAILED or not math.isfinite(lb),
+                                [(j * cfg.snapshot_every, sn[k, j].clone()) for j in range(n_snap)] if J else [])
+                pend = pending[i]; pend[r] = res
+                if all(x is not None for x in pend):
+                    done_items[i] = pend
+                    if on_item: on_item(i, pend)
+            bar.update(len(rows))
 
-        for b in range(B): fill(b)
+        fill(list(range(B)), [])
         self.history = []    # (active rows, mean loss) per step: the loss plot
-        while any(s is not None for s in slot):
-            act = [b for b in range(B) if slot[b] is not None]
-            seg_row, seg_mode, seg_ids, seg_w = [], [], [], []
-            for b in act:
-                for mi, ids, w in tok[slot[b]["item"]]:
-                    seg_row.append(b); seg_mode.append(mi); seg_ids.append(ids); seg_w.append(w)
-            seg_row_t = torch.tensor(seg_row, device=dev); w_t = torch.tensor(seg_w, device=dev)
-            c = content.detach().clone().requires_grad_(True)                               # its own storage: the update below must not reach it
-            prefix = torch.cat([mode_emb[seg_mode][:, None], c[seg_row_t]], 1)              # (S, K+1, d)
-            pack = cfg.pack if packing_pays([len(x) for x in seg_ids], K + 1) else 0
-            o = gen.target_loss(prefix.to(gen.dtype), *gen.pad(seg_ids), pack=pack)          # every segment of every row at once
-            row_loss = torch.zeros(B, device=dev).index_add(0, seg_row_t, w_t * o["loss"])    # (B,)
-            out = dict(loss=o["loss"].detach().cpu(), acc=o["acc"].detach().cpu())
+        dirty = True
+        while True:
+            if dirty:        # the set of rows changed: gather their segments from the table (index ops)
+                row_item = carry.item.cpu()
+                n_act = int((row_item >= 0).sum())
+                if n_act == 0: break
+                sb = segment_batch(table, row_item, smax)
+                pack = cfg.pack if packing_pays(sb["lens"], K + 1 + skip_first) else 0
+                dirty = False
+            c = carry.content.detach().clone().requires_grad_(True)                         # its own storage: the update below must not reach it
+            prefix = torch.cat([mode_emb[sb["mode"]][:, None], c[sb["row"]]], 1)           # (S, K+1, d)
+            if skip_first: prefix = torch.cat([prefix, gen.E.detach()[sb["first"]][:, None].float()], 1)   # (S, K+2, d)
+            o = gen.target_loss(prefix.to(gen.dtype), sb["ids"], sb["mask"], pack=pack)     # every segment of every row at once
+            row_loss = torch.zeros(B, device=gen.device).index_add(0, sb["row"], sb["w"] * o["loss"])   # (B,)
             total = row_loss + (cfg.vocab_reg * _vocab_penalty(gen, c, self.E2mean) if cfg.vocab_reg > 0 else 0)
-            finite = torch.isfinite(total)
-            (total[finite].sum()).backward()
+            finite = torch.isfinite(total.detach())
+            torch.where(finite, total, 0.0).sum().backward()
             with torch.no_grad():
-                g = torch.nan_to_num(c.grad, nan=0.0, posinf=0.0, neginf=0.0)
-                step.add_(1)
-                b1, b2 = cfg.betas
-                m.mul_(b1).add_(g, alpha=1 - b1); v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                sf = step.float()[:, None, None]
-                mhat, vhat = m / (1 - b1 ** sf), v / (1 - b2 ** sf)
-                lr_b = lr_at(cfg, step)[:, None, None]
-                content.sub_(lr_b * (mhat / (vhat.sqrt() + 1e-8) + cfg.weight_decay * content))
-            rl, seg_l, seg_a = row_loss.detach().cpu(), out["loss"], out["acc"]
-            fin = finite.cpu()
-            self.history.append((len(act), rl[[b for b in act if fin[b]]].mean().item() if fin[act].any() else math.nan))
-            # per-row bookkeeping; note the metrics belong to the content *before* this update
-            pre = c.detach()                                                                 # the content these metrics describe
-            for b in act:
-                s = slot[b]
-                idx = [j for j, r in enumerate(seg_row) if r == b]
-                if not fin[b]:
-                    if s["nans"] + 1 > cfg.max_nan_restarts: finish(b, False, failed=True)
-                    else: fill(b, nans=s["nans"] + 1, keep=(s["item"], s["restart"]))
-                    continue
-                lb = rl[b].item()
-                exact = bool((seg_a[idx] >= 1.0).all())
-                if lb < best_loss[b].item() or exact:
-                    best_loss[b] = lb; best_content[b] = pre[b]; s["best_step"] = int(step[b]) - 1; s["since"] = 0
-                    s["best_seg"] = (seg_l[idx].tolist(), seg_a[idx].tolist())
-                else: s["since"] += 1
-                if cfg.snapshot_every and (int(step[b]) - 1) % cfg.snapshot_every == 0:
-                    s["snaps"].append((int(step[b]) - 1, pre[b].cpu().clone()))
-                if exact or (cfg.stop_loss > 0 and lb < cfg.stop_loss): finish(b, True)
-                elif step[b] >= cfg.max_steps or s["since"] >= cfg.patience: finish(b, False)
+                seg_loss = torch.full((B * smax,), math.nan, device=gen.device).index_copy_(0, sb["slot"], o["loss"].detach()).view(B, smax)
+                seg_acc = torch.ones(B * smax, device=gen.device).index_copy_(0, sb["slot"], o["acc"].detach()).view(B, smax)
+                exact = carry.active & (seg_acc >= 1.0).all(1)
+                pre, rl = c.detach(), row_loss.detach()                                      # the content these metrics describe
+                update_best(carry, pre, rl, seg_loss, seg_acc, exact, finite)
+                if J: take_snapshots(carry, pre, finite, cfg.snapshot_every)
+                carry.step += 1
+                adamw_rows(carry.content, c.grad.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0), carry.m, carry.v,
+                           carry.step, lr_at(cfg, carry.step), cfg.betas, cfg.weight_decay)
+                status = row_status(carry, exact, rl, finite, cfg)
+                ok = carry.active & finite
+                host = torch.cat([status.float(), (torch.where(ok, rl, 0.0).sum() / ok.sum())[None]]).cpu()   # the step's one transfer
+            self.history.append((n_act, host[-1].item()))
+            status = host[:-1].long()
+            if status.any():
+                halted = status.nonzero().squeeze(1).tolist()
+                nan_rows = [b for b in halted if status[b] == NAN_RESTART]
+                done_rows = [b for b in halted if status[b] != NAN_RESTART]
+                keep = []
+                if nan_rows:
+                    ints = torch.stack([carry.item, carry.restart, carry.nans])[:, torch.tensor(nan_rows, device=gen.device)].cpu()
+                    keep = [(i, r, n + 1) for i, r, n in ints.T.tolist()]
+                if done_rows: finish(done_rows, status)
+                fill(nan_rows + done_rows, keep)
+                dirty = True
         bar.close()
         return done_items
 
