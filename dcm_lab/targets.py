@@ -52,6 +52,7 @@ class TargetConfig:
     snapshot_every: int = 0     # deep supervision: keep detached content every n steps (0: off)
     max_nan_restarts: int = 3   # a row whose loss goes NaN/inf restarts from a fresh init at most this often
     seed: int = 0               # base seed; each (pair, restart) derives its own
+    skip_first: bool = False    # the Cramming code's criterion: each target's first token is fed after the content, only the rest scored
 
     def __post_init__(self):
         "Refuse configs that cannot mean anything, naming the field and why (nothing is written for them)."
