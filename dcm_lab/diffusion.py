@@ -312,8 +312,9 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
                    progress: bool = True, stop_at: int | None = None):
     "Train (or resume from `ckpt_dir`) and return (model, ema_model, losses). `stop_at` ends early (tests: a kill)."
     from accelerate import Accelerator
-    mp = ("bf16" if torch.cuda.is_available() else "no") if tcfg.precision == "auto" else tcfg.precision
-    acc = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available())
+    bf16 = (torch.cuda.is_available() if tcfg.precision == "auto" else tcfg.precision == "bf16")
+    # autocast is ours, not Accelerator(mixed_precision=…): Accelerate's state is one per process and cannot change between calls
+    acc = Accelerator(cpu=not torch.cuda.is_available())
     torch.manual_seed(tcfg.seed)
     model = Diffuser(dcfg)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
@@ -343,7 +344,7 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
         if dcfg.self_cond and torch.rand(()) < 0.5:
             with torch.no_grad(): x0_prev = to_x0_eps(dcfg.prediction, model(x_t, t, cond, mask, drop), x_t, t)[0].detach()
         for g in opt.param_groups: g["lr"] = tcfg.lr * sched(step)
-        with acc.autocast():
+        with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=bf16):
             out = model(x_t, t, cond, mask, drop, x0_prev)
         loss = ((out.float() - target_for(dcfg.prediction, x0, noise, t)) ** 2).mean((1, 2))
         loss = (loss * w).sum() / w.sum()
