@@ -319,6 +319,7 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
     model = Diffuser(dcfg)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     ema, start, losses = _ema(model, tcfg.ema_decay), 0, []
+    saved = None                # the step whose set is on disk: never rewritten (a torn rewrite would void a finished run)
     if ckpt_dir and (Path(ckpt_dir)/"config.json").exists():
         meta, ck = checkpoint_record(ckpt_dir), Path(ckpt_dir)
         if meta["trained_on"]["ids"] != list(dict.fromkeys(data.ids)) or meta["diffuser"] != asdict(dcfg):
@@ -327,7 +328,7 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
         model.load_state_dict(load_file(str(ck/meta["files"]["model"])))
         ema.module.load_state_dict(load_file(str(ck/meta["files"]["ema"])))
         st = torch.load(ck/meta["files"]["state"], weights_only=False)
-        opt.load_state_dict(st["opt"]); start, losses = st["step"], st["losses"]; torch.set_rng_state(st["rng"])
+        opt.load_state_dict(st["opt"]); start, losses = st["step"], st["losses"]; torch.set_rng_state(st["rng"]); saved = start
     if acc.num_processes > 1:   # each process draws its own batches and noise (DDP averages their gradients); weights start equal
         from dcm_lab.core import stable_seed
         torch.manual_seed(stable_seed(tcfg.seed, acc.process_index, start) % 2**63)
@@ -351,10 +352,11 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
         if not torch.isfinite(loss): raise FloatingPointError(f"Diffuser loss is {loss.item()} at step {step}: lower the lr or check the targets")
         opt.zero_grad(set_to_none=True); acc.backward(loss); opt.step(); ema.update_parameters(acc.unwrap_model(model))
         losses.append(loss.item())
-        if ckpt_dir and tcfg.ckpt_every and (step + 1) % tcfg.ckpt_every == 0 and acc.is_main_process:
-            save_checkpoint(ckpt_dir, acc.unwrap_model(model), ema, opt, step + 1, losses, norm, dcfg, tcfg, data)
+        if ckpt_dir and tcfg.ckpt_every and (step + 1) % tcfg.ckpt_every == 0:
+            if acc.is_main_process: save_checkpoint(ckpt_dir, acc.unwrap_model(model), ema, opt, step + 1, losses, norm, dcfg, tcfg, data)
+            saved = step + 1
     m = acc.unwrap_model(model)
-    if ckpt_dir and (stop_at is None or stop_at >= tcfg.steps) and acc.is_main_process:
+    if ckpt_dir and (stop_at is None or stop_at >= tcfg.steps) and saved != len(losses) and acc.is_main_process:
         save_checkpoint(ckpt_dir, m, ema, opt, len(losses), losses, norm, dcfg, tcfg, data)
     acc.wait_for_everyone()     # every process returns once the checkpoint (written by the main one) exists
     return m.eval(), ema.module.eval(), losses

@@ -165,12 +165,12 @@ def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1
                frame_positions=float(np.mean(r0["notes"]["frame_positions"])) if pairs else math.nan,
                example=r0["pred"][0] if pairs else "",
                notes={k: v for k, v in r0["notes"].items() if k not in ("positions", "frame_positions")})
-    for k in ("em", "f1", "contained", "bleu", "loss"):
+    for k in ("em", "em_strict", "f1", "contained", "bleu", "loss"):
         vals = [v for r in runs for v in r[k]]
         m, lo, hi = bootstrap_ci(vals)
         out[k], out[f"{k}_ci"] = m, (lo, hi)
         out[f"{k}_seed_std"] = float(np.std([np.mean(r[k]) for r in runs])) if len(runs) > 1 else 0.0
-    out["items"] = {k: np.mean([r[k] for r in runs], 0).tolist() if pairs else [] for k in ("em", "f1", "contained", "loss")}
+    out["items"] = {k: np.mean([r[k] for r in runs], 0).tolist() if pairs else [] for k in ("em", "em_strict", "f1", "contained", "loss")}
     out.update(ids=[p.id for p in pairs], preds=r0["pred"], answers=[extract_answer(t, g) for t, g in zip(r0["pred"], golds)],
                item_positions=r0["notes"]["positions"], item_frame_positions=r0["notes"]["frame_positions"], prefix_lengths=r0["lengths"])
     return out
@@ -181,7 +181,7 @@ def evaluate_methods(gen: Generator, pairs: list, cfg: EvalConfig, methods=METHO
             for m in tqdm(methods, disable=not progress, desc="methods", leave=False)]
 
 # %% ../nbs/45_eval.ipynb #e72f91a5
-TABLE_COLUMNS = ("em", "em_ci", "f1", "f1_ci", "contained", "contained_ci", "loss", "loss_ci", "loss_seed_std", "n", "seeds", "example")
+TABLE_COLUMNS = ("em", "em_ci", "em_strict", "em_strict_ci", "f1", "f1_ci", "contained", "contained_ci", "loss", "loss_ci", "loss_seed_std", "n", "seeds", "example")
 
 def retained_table(results: list[dict], metric: str = "em", reference: str = "full_context", n: int = 1000, seed: int = 0) -> "pd.DataFrame":
     """The headline of a comparison: per method, the fraction of the `reference` method's `metric` it retains on the same

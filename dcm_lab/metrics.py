@@ -82,10 +82,12 @@ def paired_ratio_ci(num, den, n: int = 1000, alpha: float = 0.05, seed: int = 0)
     return float(x.mean() / y.mean()), float(np.quantile(r, alpha / 2)), float(np.quantile(r, 1 - alpha / 2))
 
 def per_example(preds: list[str], golds: list[str]) -> dict:
-    """Per-example EM, F1 and BLEU of the extracted answer (`extract_answer(pred, gold)`), and whether the gold is
-    contained in the gold-free extraction (`extract_answer(pred)`)."""
+    """Per-example EM, F1 and BLEU of the extracted answer (`extract_answer(pred, gold)`: its first words, as many as the
+    gold has — a prefix reading, the same for every method), `em_strict` (SQuAD exact match of the gold-free extraction
+    `extract_answer(pred)`: "Paris and Lyon" is wrong for "Paris"), and whether the gold is contained in the gold-free extraction."""
     ans = [extract_answer(p, g) for p, g in zip(preds, golds)]
     return dict(em=[exact_match(a, g) for a, g in zip(ans, golds)], f1=[f1_score(a, g) for a, g in zip(ans, golds)],
+                em_strict=[exact_match(extract_answer(p), g) for p, g in zip(preds, golds)],
                 contained=[gold_contained(extract_answer(p), g) for p, g in zip(preds, golds)],
                 bleu=[bleu(a, g) for a, g in zip(ans, golds)])
 

@@ -440,7 +440,8 @@ class TargetStore:
             if gen is not None: self.check_generator(gen)
             if cfg is not None:
                 want, have = asdict(cfg), self.meta["config"]
-                diff = {k: (have.get(k), want[k]) for k in want if json.loads(json.dumps(want[k])) != have.get(k)}
+                dflt = {f.name: json.loads(json.dumps(f.default)) for f in dataclasses.fields(TargetConfig)}   # a field newer than the store: its default
+                diff = {k: (have.get(k, dflt[k]), want[k]) for k in want if json.loads(json.dumps(want[k])) != have.get(k, dflt[k])}
                 if diff: raise TargetStoreError(f"{self.path} was made with another config {diff} (stored, asked): "
                                                 "use a new folder, or the stored config to resume.")
         elif gen is not None and cfg is not None and create:

@@ -25,10 +25,14 @@ def targets(gen):
         yield load_targets(generate_targets(gen, PAIRS, cfg, Path(d)/"t", progress=False).path, gen)
 
 def test_phase1a_bf16(gen, targets):
-    assert targets.content.dtype == torch.float32 and targets.content.shape == (3, 1, 2, gen.d)
-    assert torch.isfinite(targets.content).all()
-    for r in targets.records:
-        assert all(l is not None and math.isfinite(l) for l in r["restarts"][0]["seg_loss"])
+    assert targets.content.shape == (3, 1, 2, gen.d) and torch.isfinite(targets.content).all()
+    for n, r in enumerate(targets.records):    # the bf16 run's recorded losses are those of the stored content, re-scored in bf16
+        rec = r["restarts"][0]["seg_loss"]
+        assert all(l is not None and math.isfinite(l) for l in rec)
+        pre = torch.cat([gen.stm(gen.mode_embedding(s["mode"]), targets.content[n, 0][None]) for s in r["segments"]])
+        assert pre.dtype == torch.bfloat16
+        again = gen.score(pre, [s["text"] for s in r["segments"]])["loss"].float()
+        assert torch.allclose(again, torch.tensor(rec), rtol=0.02, atol=0.05), (again, rec)
 
 @pytest.fixture(scope="module")
 def diffuser(gen, targets):
