@@ -16,9 +16,9 @@ from .core import atomic_write_json, atomic_save_tensors, atomic_torch_save, rea
 # %% auto #0
 __all__ = ['PREDICTIONS', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps', 'ddim_sample', 'guided', 'dpm_sample',
            'DiffuserConfig', 'timestep_embedding', 'Diffuser', 'DiffusionData', 'Normalizer', 'input_embeddings',
-           'diffusion_data', 'TrainConfig', 'CheckpointError', 'denoise_eval', 'save_checkpoint', 'checkpoint_record',
-           'load_diffuser', 'train_diffuser', 'split_rows', 'generate_content', 'answer_with_content', 'phase2_targets',
-           'run_diffuser', 'load_phase2', 'evaluate_contents', 'attention_map']
+           'diffusion_data', 'TrainConfig', 'CheckpointError', 'denoise_eval', 'trained_ids', 'save_checkpoint',
+           'checkpoint_record', 'load_diffuser', 'train_diffuser', 'split_rows', 'generate_content',
+           'answer_with_content', 'phase2_targets', 'run_diffuser', 'load_phase2', 'evaluate_contents', 'attention_map']
 
 # %% ../nbs/30_diffusion.ipynb #25e94cec
 def alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
@@ -270,6 +270,10 @@ def denoise_eval(net, data: DiffusionData, ts=(0.1, 0.5, 0.9), seed: int = 0, ch
             tot += ((out - target_for(net.cfg.prediction, x0, n, tt)) ** 2).sum().item()
     return tot / (len(ts) * data.x0.numel())
 
+def trained_ids(data: DiffusionData) -> list:
+    "The items a Diffuser trains on, once each, in order (deep-supervision snapshots repeat their item's id)."
+    return list(dict.fromkeys(data.ids))
+
 def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: Normalizer, dcfg, tcfg, data: DiffusionData):
     """Write one checkpoint as a set: step-named weight and state files, then `config.json` — the commit marker that names
     them with their sha256, the items trained on and the EMA weights' `denoise_eval` — then remove older sets. A write
@@ -279,7 +283,7 @@ def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: 
     atomic_save_tensors(path/files["model"], model.state_dict()); atomic_save_tensors(path/files["ema"], ema.module.state_dict())
     atomic_torch_save(path/files["state"], dict(opt=opt.state_dict(), step=step, losses=losses, rng=torch.get_rng_state(),
                                                 norm_mean=norm.mean, norm_scale=norm.scale))
-    ids = list(dict.fromkeys(data.ids))
+    ids = trained_ids(data)
     atomic_write_json(path/"config.json", dict(diffuser=asdict(dcfg), train=asdict(tcfg), step=step, files=files,
                                                sha256={k: _sha256(path/f) for k, f in files.items()},
                                                trained_on=dict(rows=len(data.x0), items=len(ids), ids=ids),
@@ -322,7 +326,7 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
     saved = None                # the step whose set is on disk: never rewritten (a torn rewrite would void a finished run)
     if ckpt_dir and (Path(ckpt_dir)/"config.json").exists():
         meta, ck = checkpoint_record(ckpt_dir), Path(ckpt_dir)
-        if meta["trained_on"]["ids"] != list(dict.fromkeys(data.ids)) or meta["diffuser"] != asdict(dcfg):
+        if meta["trained_on"]["ids"] != trained_ids(data) or meta["diffuser"] != asdict(dcfg):
             raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it with the same "
                                   "data and config, or train into a new folder")
         model.load_state_dict(load_file(str(ck/meta["files"]["model"])))

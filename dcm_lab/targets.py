@@ -457,8 +457,7 @@ class TargetStore:
                                    f"not {gen.name!r} (d={gen.d}): load them with that Generator, or regenerate targets.")
 
     def shards(self) -> list[Path]: return sorted(self.path.glob("shard-*.json"))
-    def done_ids(self) -> set:
-        return {r["id"] for s in self.shards() for r in read_json(s)["items"]}
+    def done_ids(self) -> set: return set(self.done_records())
     def done_records(self) -> dict:
         "id → its stored record, over every committed shard."
         return {r["id"]: r for s in self.shards() for r in read_json(s)["items"]}
