@@ -5,7 +5,7 @@ SQuAD-shifts, Wikidata facts, FanOutQA and the hub datasets."""
 
 # %% ../nbs/05_data.ipynb #7110ef42
 from __future__ import annotations
-import json, re, io, tarfile, random, subprocess, sys, dataclasses
+import json, re, io, os, shutil, tarfile, random, subprocess, sys, dataclasses
 from dataclasses import dataclass, field
 from collections import Counter
 from pathlib import Path
@@ -192,20 +192,33 @@ BIGBENCH_FILES = {
 }
 
 def fetch_bigbench() -> Path:
-    "Download the bigbench 1.0.0 source archive into data/cache/ (once) and return its path."
+    """The bigbench 1.0.0 source (an unpacked tree, or an archive an older pip left) in data/cache/bigbench/, fetched once.
+    pip ≥ 24 downloads the sdist, then refuses its metadata (it declares a direct-URL dependency) and deletes it, so the
+    download runs with `--no-clean` in a private TMPDIR and the unpacked tree it leaves is moved into the cache in one rename."""
     dest = cache_dir()/"bigbench"
+    tree = dest/"bigbench-1.0.0"
+    if (tree/"bigbench"/"benchmark_tasks").is_dir(): return tree
     hits = sorted(dest.glob("bigbench-1.0.0*.tar.gz"))
     if hits: return hits[0]
-    dest.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", str(dest), "bigbench==1.0.0"],
-                       capture_output=True, text=True)
-    hits = sorted(dest.glob("bigbench-1.0.0*.tar.gz"))
-    if r.returncode or not hits:
-        raise DataError(f"could not download the bigbench archive (no package index reachable?):\n{r.stderr[-800:]}")
-    return hits[0]
+    tmp = dest/"tmp"
+    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
+    r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-clean", "-d", str(tmp),
+                        "bigbench==1.0.0"], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp)})
+    try:
+        if hits := sorted(tmp.glob("bigbench-1.0.0*.tar.gz")):           # a pip that keeps the archive
+            os.replace(hits[0], dest/hits[0].name); return dest/hits[0].name
+        if roots := sorted(tmp.glob("pip-download-*/bigbench*/bigbench/benchmark_tasks")):
+            os.replace(roots[0].parent.parent, tree); return tree
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    raise DataError(f"could not download bigbench 1.0.0 with pip (no package index reachable?); pip said:\n{r.stderr[-800:]}")
 
 def read_tar_json(archive: str | Path, member_suffix: str) -> dict:
-    "Read one JSON member (matched by path suffix) from a .tar.gz without unpacking the archive."
+    "Read one JSON file (matched by path suffix) from the bigbench source: a .tar.gz (read in place) or its unpacked tree."
+    archive = Path(archive)
+    if archive.is_dir():
+        hit = archive/member_suffix
+        if hit.is_file(): return json.loads(hit.read_text())
+        raise DataError(f"{member_suffix} not found in {archive}")
     with tarfile.open(archive) as tf:
         for m in tf:
             if m.name.endswith(member_suffix): return json.load(tf.extractfile(m))
