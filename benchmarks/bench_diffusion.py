@@ -10,7 +10,8 @@ import argparse, time, json
 import torch
 from dcm_lab.generator import load_generator
 from dcm_lab.data import load_pairs
-from dcm_lab.diffusion import Diffuser, DiffuserConfig, Normalizer, input_embeddings, generate_content
+from dcm_lab.encoder import input_embeddings
+from dcm_lab.diffusion import Diffuser, DiffuserConfig, Normalizer, generate_content
 
 def timed(fn, dev):
     if dev.type == "cuda": torch.cuda.synchronize()

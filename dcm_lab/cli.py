@@ -38,7 +38,7 @@ def main(argv=None) -> int:
         return 0 if status == "ok" else 1
     if args.cmd == "compare":
         from pathlib import Path
-        from dcm_lab.evaluation import compare_runs
+        from dcm_lab.runs import compare_runs
         out = args.out or str(Path(args.run_b)/f"compare-{Path(args.run_a).name}.html")
         df = compare_runs(args.run_a, args.run_b, out)
         print(df.to_string(index=False, max_rows=60)); print(f"→ {out}"); return 0

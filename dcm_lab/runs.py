@@ -12,16 +12,16 @@ from .core import reports_dir, atomic_write_json, atomic_write_bytes, run_record
 
 # %% auto #0
 __all__ = ['PIPELINE', 'PROFILES', 'parse_overrides', 'RunError', 'notebooks_dir', 'notebook_parameters', 'coerce_parameter',
-           'resolve_parameters', 'run_pipeline', 'write_index_html']
+           'resolve_parameters', 'run_pipeline', 'write_index_html', 'compare_runs']
 
 # %% ../nbs/90_runs.ipynb #d41862ec
 PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval", "50_tasks", "60_memory"]
 
 PROFILES = {
     "quickstart": dict(generator_name="smollm2", device="auto", dataset="facts", n_pairs=8, K=4, restarts=2, max_steps=60,
-                       lr=1e-2, n_kb=1, kb_steps=12, diff_steps=800, relation="continent", relation_pairs=16, capacity_lengths="4,8", capacity_K="2",
-                       umap=False, eval_seeds=1, n_transfer=2, sweep_K="2", n_sweep=2, distill_steps=10,
-                       n_sudoku=2, n_arc=1, encoder_steps=300, query_draws=4),
+                       lr=1e-2, n_kb=1, kb_steps=12, diff_steps=400, relation="continent", relation_pairs=12, capacity_lengths="4,8", capacity_K="2",
+                       umap=False, eval_seeds=1, n_transfer=1, sweep_K="2", n_sweep=2, sweep_steps=30, n_probe=4, distill_steps=10,
+                       n_sudoku=2, n_arc=1, encoder_steps=150, query_draws=4, stream_settings="10:1.0,5:1.0,5:0.5"),
     "gpu": dict(generator_name="smollm2", device="cuda", dataset="facts", n_pairs=1000, K=4, restarts=4, max_steps=400,
                 lr=1e-2, n_kb=40, kb_steps=400, diff_steps=20000, relation="", capacity_lengths="8,16,32,64", capacity_K="1,2,4,8", compare_inits="randn,vocab,mean",
                 umap=True, eval_seeds=3, n_transfer=200, sweep_K="1,2,8,16", n_sweep=200, sweep_restarts=2, distill_steps=200,
@@ -151,3 +151,27 @@ def write_index_html(run_dir: Path, index: dict) -> Path:
             f" · commit {index.get('commit')} · {index.get('time')}</p><table border=1 cellpadding=4 style='border-collapse:collapse'>"
             f"<tr><th>notebook</th><th>status</th><th>s</th><th>parameters</th><th>outputs</th></tr>{''.join(rows)}</table></body></html>")
     return atomic_write_bytes(run_dir/"index.html", page.encode())
+
+# %% ../nbs/90_runs.ipynb #b66bbdb5
+def _flatten(d, pre=""):
+    out = {}
+    if isinstance(d, dict):
+        for k, v in d.items(): out.update(_flatten(v, f"{pre}{k}."))
+    elif isinstance(d, list):
+        for i, v in enumerate(d): out.update(_flatten(v, f"{pre}{i}."))
+    elif isinstance(d, (int, float)) and not isinstance(d, bool): out[pre[:-1]] = d
+    return out
+
+def compare_runs(run_a, run_b, out=None) -> "pd.DataFrame":
+    "Numeric leaves of every `*-summary.json` in two run folders, side by side; writes compare.html when `out` is given."
+    import pandas as pd, json
+    from pathlib import Path
+    rows = []
+    for f in sorted(set(p.name for p in Path(run_a).glob("*-summary.json")) | set(p.name for p in Path(run_b).glob("*-summary.json"))):
+        a = _flatten(json.loads((Path(run_a)/f).read_text())) if (Path(run_a)/f).exists() else {}
+        b = _flatten(json.loads((Path(run_b)/f).read_text())) if (Path(run_b)/f).exists() else {}
+        for k in sorted(set(a) | set(b)):
+            rows.append(dict(file=f, key=k, a=a.get(k), b=b.get(k), diff=(b[k] - a[k]) if k in a and k in b else None))
+    df = pd.DataFrame(rows)
+    if out: Path(out).write_text(f"<h1>{Path(run_a).name} vs {Path(run_b).name}</h1>" + df.to_html(index=False))
+    return df

@@ -6,8 +6,8 @@ import pytest, torch
 from dcm_lab.generator import load_generator
 from dcm_lab.data import QAPair
 from dcm_lab.targets import TargetConfig, generate_targets, load_targets
-from dcm_lab.diffusion import (DiffuserConfig, TrainConfig, Normalizer, diffusion_data, train_diffuser, generate_content,
-                               input_embeddings)
+from dcm_lab.encoder import input_embeddings
+from dcm_lab.diffusion import DiffuserConfig, TrainConfig, Normalizer, diffusion_data, train_diffuser, generate_content
 from dcm_lab.evaluation import METHODS, EvalConfig, evaluate_method
 
 PAIRS = [QAPair(f"b{i}", q, a) for i, (q, a) in enumerate([("red apple?", "fruit"), ("blue sky?", "air"), ("green leaf?", "tree")])]
