@@ -131,8 +131,13 @@ JS_CELLS = """([WIDGET, PLOTLY, REPR]) => {
     const byMime = m => outs.map((o, i) => (o.data && o.data[m] !== undefined && kids[i]) ? kids[i].querySelector('.jp-OutputArea-output') : null)
                             .filter(d => d);
     byMime(WIDGET).forEach(d => d.setAttribute('data-dcm-out', 'widget'));
+    const drawn = pl => { const svg = pl.querySelector('.main-svg'), r = svg && svg.getBoundingClientRect();
+      return !!(svg && r.width > 50 && r.height > 50); };
     const widgets = byMime(WIDGET).map(d => ({
       rendered: !!d.querySelector('.jupyter-widgets, .widget-box, .lm-Widget.jupyter-widget'),
+      // a view whose model the kernel closed (a finished tqdm bar with leave=False) leaves an empty output
+      closed: d.children.length === 0 && !(d.innerText || '').trim(),
+      figures: [...d.querySelectorAll('.js-plotly-plot')].map(drawn),   // figures a panel draws (in an Output widget)
       text: d.innerText.slice(0, 400),
       kinds: {text: d.querySelectorAll('.widget-text input, .widget-textarea textarea').length,
               dropdown: d.querySelectorAll('.widget-dropdown select').length,
@@ -150,6 +155,8 @@ JS_CELLS = """([WIDGET, PLOTLY, REPR]) => {
             errors, widgets, plots, reprs, stuck, tracebacks};
   }); }"""
 JS_LOGCONSOLE = """async () => { const app = window.jupyterapp, p = app.shell.currentWidget;
+  // the command toggles one Log Console: close the previous notebook's, open this one's
+  if (app.commands.isToggled('logconsole:open')) await app.commands.execute('logconsole:open');
   await app.commands.execute('logconsole:open', {source: p.context.path, insertMode: 'split-bottom'});
   await new Promise(r => setTimeout(r, 1500));
   const panel = document.querySelector('.jp-LogConsolePanel'); if (!panel) return null;
@@ -183,10 +190,12 @@ def cell_problems(name, cells, stage):
         probs += [f"{at}: {stage}: cell error {e}" for e in c["errors"]]
         probs += [f"{at}: {stage}: widget shown as text, not a control: {r!r}" for r in c["reprs"]]
         probs += [f"{at}: {stage}: widget did not render: {s!r}" for s in c["stuck"]]
-        probs += [f"{at}: {stage}: widget output #{i} has no rendered control" for i, w in enumerate(c["widgets"]) if not w["rendered"]]
+        probs += [f"{at}: {stage}: widget output #{i} has no rendered control" for i, w in enumerate(c["widgets"]) if not w["rendered"] and not w["closed"]]
         if c["n_widget_mime"] > len(c["widgets"]):
             probs.append(f"{at}: {stage}: {c['n_widget_mime']} widget outputs but {len(c['widgets'])} in the page")
         probs += [f"{at}: {stage}: plotly figure #{i} not drawn" for i, pl in enumerate(c["plots"]) if not pl["drawn"]]
+        probs += [f"{at}: {stage}: plotly figure #{j} inside widget output #{i} not drawn"
+                  for i, w in enumerate(c["widgets"]) for j, ok in enumerate(w["figures"]) if not ok]
         if c["n_plotly_mime"] > len(c["plots"]):
             probs.append(f"{at}: {stage}: {c['n_plotly_mime']} plotly outputs but {len(c['plots'])} in the page")
         probs += [f"{at}: {stage}: traceback shown: {t[:300]!r}" for t in c["tracebacks"] if not c["errors"]]
@@ -208,15 +217,17 @@ def move(page, kind, loc):
         slider = loc.locator("xpath=ancestor::div[contains(@class,'widget-slider')][1]")
         readout = slider.locator(".widget-readout")
         before = readout.first.inner_text() if readout.count() else "?"
+        read = lambda: readout.first.inner_text() if readout.count() else "?"
+        # one step with the keyboard (the smallest move: an expensive callback stays cheap), else a short drag
+        for key in ("ArrowRight", "ArrowLeft"):
+            loc.focus(); loc.press(key); time.sleep(0.3)
+            if read() != before: return f"{key} {before!r} → {read()!r}"
         box = loc.bounding_box()
         x, y = box["x"] + box["width"]/2, box["y"] + box["height"]/2
-        page.mouse.move(x, y); page.mouse.down(); page.mouse.move(x + 40, y, steps=8); page.mouse.up()
-        after = readout.first.inner_text() if readout.count() else "?"
-        if after == before:  # at the right end already: go left
-            page.mouse.move(x, y); page.mouse.down(); page.mouse.move(x - 40, y, steps=8); page.mouse.up()
-            after = readout.first.inner_text() if readout.count() else "?"
-        if after == before: raise Failure(f"slider did not move (readout stays {before!r})")
-        return f"dragged {before!r} → {after!r}"
+        for dx in (30, -30):
+            page.mouse.move(x, y); page.mouse.down(); page.mouse.move(x + dx, y, steps=8); page.mouse.up(); time.sleep(0.3)
+            if read() != before: return f"dragged {before!r} → {read()!r}"
+        raise Failure(f"slider did not move with the keyboard or the mouse (readout stays {before!r})")
     if kind == "button":
         label = loc.inner_text().strip(); loc.click()
         return f"clicked {label!r}"
@@ -266,10 +277,12 @@ def check_notebook(page, lab, name, out_dir, timeout, callback_timeout):
                 loc.scroll_into_view_if_needed(timeout=10_000)
                 panel = page.locator(f'[data-dcm-cell="{cell}"] .jp-Cell-outputWrapper')
                 before = panel.inner_text()
+                t_move = time.time()
                 did = move(page, kind, loc)
                 kernel_settle(page, callback_timeout, f"the {kind} callback")
                 time.sleep(1)
-                did += " (the cell's output changed)" if panel.inner_text() != before else " (the cell's output did not change)"
+                if kind == "button":
+                    did += f" ({time.time() - t_move:.0f} s; the panel's text " + ("changed)" if panel.inner_text() != before else "did not change)")
                 summary["moved"].append(f"cell {cell} {kind}: {did}")
                 log(f"{what}: {did}")
                 last_loc = loc
@@ -281,6 +294,7 @@ def check_notebook(page, lab, name, out_dir, timeout, callback_timeout):
         fails += [p for p in cell_problems(name, cells, "after moving widgets") if p.split(": after")[0] + ": after Run all" not in
                   " ".join(fails)]
         summary["panels_after"] = {c["id"]: [w["text"][:200] for w in c["widgets"]] for c in cells if c["widgets"]}
+        summary["panel_figures"] = sum(len(w["figures"]) for c in cells for w in c["widgets"])
         for c in cells:
             if c["widgets"]:
                 page.locator(f'[data-dcm-cell="{c["id"]}"] .jp-Cell-outputWrapper').screenshot(
@@ -346,7 +360,8 @@ def main(argv=None):
     fails += [f"{n}: nbs/{n}.ipynb changed on disk during the check (autosave should be off)" for n in changed]
     (out/"summary.json").write_text(json.dumps(dict(seconds=round(time.time() - t_all, 1), results=results, failures=fails), indent=1))
     print(f"\nbrowser check: {len(results)} notebooks in {time.time() - t_all:.0f} s; screenshots in {out}")
-    for r in results: print(f"  {r['notebook']}: {r['seconds']} s, widgets {r['widgets']}, figures {r['plots']}, moved: {r['moved']}")
+    for r in results: print(f"  {r['notebook']}: {r['seconds']} s, widget outputs {r['widgets']}, figures {r['plots']} "
+                          f"(+{r.get('panel_figures', 0)} in panels after moving), moved: {r['moved']}")
     if fails:
         print(f"\n{len(fails)} FAILURE(S):"); [print("  " + f) for f in fails]
         return 1
