@@ -336,6 +336,7 @@ def main(argv=None):
     try: from playwright.sync_api import sync_playwright
     except ImportError: sys.exit("browser check: playwright is missing: pip install -e '.[browser]'")
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # `timeout`/kill: still shut the server down (finally below)
     hashes, t_all, results = notebook_hashes(args.notebooks), time.time(), []
     lab = Lab(ROOT, out/"jupyter.log")
     log(f"JupyterLab at {lab.url} (log {out/'jupyter.log'})")
