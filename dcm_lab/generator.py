@@ -89,7 +89,7 @@ class Generator:
     def __init__(self, model, tokenizer, name: str, max_target_tokens: int = 256):
         model.eval(); model.requires_grad_(False)
         self.model, self.tok, self.name, self.max_target_tokens = model, tokenizer, name, max_target_tokens
-        self.base, self.head = model.base_model, model.get_output_embeddings()
+        self.base, self.head = model.base_model, model.get_output_embeddings()   # body → hidden states; head → logits
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
 
@@ -103,157 +103,6 @@ class Generator:
     def dtype(self) -> torch.dtype: return self.E.dtype
     def __repr__(self): return f"Generator({self.name!r}, d={self.d}, vocab={self.E.shape[0]}, {self.device}, {self.dtype})"
 
-    # --- text → ids
-    def token_ids(self, text: str, eos: bool = True) -> list[int]:
-        "Token ids of a target text (+EOS). Empty or over-long text is an error, not a silent truncation."
-        if not isinstance(text, str) or not text.strip(): raise GeneratorError(f"empty target text {text!r}: every target needs at least one token")
-        ids = self.tok.encode(text, add_special_tokens=False) + ([self.eos_id] if eos else [])
-        if len(ids) > self.max_target_tokens:
-            raise GeneratorError(f"target of {len(ids)} tokens is longer than max_target_tokens={self.max_target_tokens}: "
-                                 f"shorten it or raise the limit ({text[:60]!r}…)")
-        return ids
-
-    def mode_id(self, token: str) -> int:
-        "The vocabulary id of a mode token, which must be exactly one token."
-        ids = self.tok.encode(token, add_special_tokens=False)
-        if len(ids) != 1:
-            raise GeneratorError(f"mode token {token!r} is {len(ids)} tokens {ids} for this tokenizer; a mode must be exactly "
-                                 "one token (e.g. 'Q', 'A', 'K').")
-        return ids[0]
-
-    def mode_embedding(self, token: str) -> torch.Tensor:
-        "The fixed embedding of a single-token mode string: (d,)"
-        return self.E[self.mode_id(token)].detach()
-
-    def embed(self, ids) -> torch.Tensor:
-        return self.model.get_input_embeddings()(torch.as_tensor(ids, device=self.device))
-
-    def stm(self, mode: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-        "STM = [mode ; content]: mode (d,) or (B, d), content (B, K, d) → (B, K+1, d) in the model's dtype."
-        if content.ndim != 3 or content.shape[1] < 1:
-            raise GeneratorError(f"content must be (B, K, d) with K ≥ 1 content slots, got shape {tuple(content.shape)}")
-        if content.shape[-1] != self.d:
-            raise GeneratorError(f"content has d={content.shape[-1]} but this Generator ({self.name}) has d={self.d}: "
-                                 "these embeddings were made for another Generator.")
-        B = content.shape[0]
-        mode = mode.to(self.device, self.dtype).expand(B, self.d) if mode.ndim == 1 else mode.to(self.device, self.dtype)
-        return torch.cat([mode[:, None], content.to(self.device, self.dtype)], 1)   # (B, K+1, d)
-
-    def pad(self, id_lists: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        "Right-pad id lists → ids (B, T), mask (B, T) bool."
-        T = max(map(len, id_lists))
-        ids = torch.full((len(id_lists), T), self.pad_id, dtype=torch.long)
-        mask = torch.zeros(len(id_lists), T, dtype=torch.bool)
-        for i, l in enumerate(id_lists): ids[i, :len(l)] = torch.tensor(l); mask[i, :len(l)] = True
-        return ids.to(self.device), mask.to(self.device)
-
-    # --- scoring
-    def target_logits(self, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, pack: int = 0) -> torch.Tensor:
-        """Logits at target positions only: prefix (B, P, d), ids/mask (B, T) → (N, V) float, N = mask.sum(), in the
-        order of `ids[mask]`. `pack` > 0 lays the sequences end to end in rows of about `pack` positions (see `pack_rows`)."""
-        if pack: return self._packed_target_logits(prefix, ids, mask, pack)
-        B, P, _ = prefix.shape
-        x = torch.cat([prefix.to(self.dtype), self.embed(ids)], 1)                     # (B, P+T, d)
-        attn = torch.cat([torch.ones(B, P, dtype=torch.long, device=self.device), mask.long()], 1)
-        h = self.base(inputs_embeds=x, attention_mask=attn, use_cache=False).last_hidden_state   # (B, P+T, d)
-        return self.head(h[:, P - 1:-1][mask]).float()                                 # (N, V) from the states that predict targets
-
-    def _packed_target_logits(self, prefix, ids, mask, capacity):
-        # sequence s = prefix_s ⊕ its targets but the last (whose output predicts nothing): L_s = P + n_s - 1 positions
-        B, P, d = prefix.shape
-        n = mask.sum(1).tolist()
-        lengths = [P + k - 1 for k in n]
-        rows = pack_rows(lengths, capacity)
-        T = max(sum(lengths[s] for s in r) for r in rows)
-        inputs = ids[:, :-1][mask[:, 1:]]                                             # every target but each last (right-padded)
-        src = torch.cat([prefix.reshape(B * P, d).to(self.dtype), self.embed(inputs),
-                         torch.zeros(1, d, dtype=self.dtype, device=self.device)])          # (B·P + Σ(n-1) + 1, d), last row: padding
-        first_input = [0]
-        for k in n: first_input.append(first_input[-1] + k - 1)
-        index, pos, pred = [], [], [None] * B
-        for r, seqs in enumerate(rows):
-            ix, ps = [], []
-            for s in seqs:
-                pred[s] = range(r * T + len(ix) + P - 1, r * T + len(ix) + P - 1 + n[s])   # states that predict s's targets
-                ix += [s * P + j for j in range(P)] + [B * P + first_input[s] + j for j in range(n[s] - 1)]
-                ps += range(lengths[s])
-            index.append(ix + [len(src) - 1] * (T - len(ix)))
-            pos.append(ps + list(range(ps[-1] + 1, ps[-1] + 1 + T - len(ps))))      # padding continues the last sequence
-        x = src[torch.tensor(index, device=self.device)]                              # (R, T, d)
-        # no attention mask + restarting position ids: transformers builds a block-diagonal causal mask
-        h = self.base(inputs_embeds=x, position_ids=torch.tensor(pos, device=self.device), use_cache=False).last_hidden_state
-        at = torch.tensor([i for s in range(B) for i in pred[s]], device=self.device)  # (N,) in ids[mask] order
-        return self.head(h.reshape(-1, d)[at]).float()
-
-    def target_loss(self, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, pack: int = 0) -> dict:
-        """Teacher-forced loss of targets after continuous prefixes.
-        prefix (B, P, d), ids/mask (B, T) → per-example mean CE `loss` (B,), token accuracy `acc` (B,),
-        `exact` (B,) bool: every target token is the argmax (so greedy decoding reproduces the target).
-        `pack` > 0 computes the same without padding (rows of about `pack` positions): faster on batches of mixed lengths."""
-        B = prefix.shape[0]
-        logits = self.target_logits(prefix, ids, mask, pack)                            # (N, V)
-        tgt = ids[mask]
-        ce = F.cross_entropy(logits, tgt, reduction="none")                             # (N,)
-        hit = (logits.argmax(-1) == tgt).float()
-        row = torch.arange(B, device=self.device)[:, None].expand_as(mask)[mask]        # (N,) example of each token
-        n = mask.sum(1).float()
-        loss = torch.zeros(B, device=self.device).index_add(0, row, ce) / n
-        acc = torch.zeros(B, device=self.device).index_add(0, row, hit) / n
-        return dict(loss=loss, acc=acc, exact=acc >= 1.0)
-
-    def score(self, prefix: torch.Tensor, texts: list[str]) -> dict:
-        "`target_loss` for target texts (EOS appended)."
-        return self.target_loss(prefix, *self.pad([self.token_ids(t) for t in texts]))
-
-    # --- generation
-    @torch.no_grad()
-    def generate_ids(self, prefix: torch.Tensor, max_new_tokens: int = 32, attention_mask=None) -> list[list[int]]:
-        "Batched greedy continuation of prefixes (B, P, d); returns new token ids per row, cut at EOS."
-        B = prefix.shape[0]
-        am = attention_mask if attention_mask is not None else torch.ones(B, prefix.shape[1], dtype=torch.long, device=self.device)
-        out = self.model.generate(inputs_embeds=prefix.to(self.dtype), attention_mask=am, max_new_tokens=max_new_tokens,
-                                  do_sample=False, pad_token_id=self.pad_id, eos_token_id=self.eos_id,
-                                  temperature=None, top_p=None, top_k=None)
-        res = []
-        for r in out.tolist():
-            res.append(r[:r.index(self.eos_id)] if self.eos_id in r else r)
-        return res
-
-    def generate(self, prefix: torch.Tensor, max_new_tokens: int = 32) -> list[str]:
-        "Batched greedy decoding from STMs/prefixes (B, P, d) → texts."
-        return [self.tok.decode(r, skip_special_tokens=True) for r in self.generate_ids(prefix, max_new_tokens)]
-
-    def chat_ids(self, text: str) -> list[int]:
-        "Token ids of `text` as a user turn in the chat template (plain text when the tokenizer has none)."
-        if getattr(self.tok, "chat_template", None):
-            return self.tok.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True, return_dict=False)
-        return self.tok.encode(text)
-
-    def generate_text(self, prompts: list[str], max_new_tokens: int = 32, chat: bool = True) -> list[str]:
-        "Greedy answers to text prompts, batched with left padding."
-        lists = [self.chat_ids(p) if chat else self.tok.encode(p) for p in prompts]
-        T = max(map(len, lists))
-        ids = torch.tensor([[self.pad_id] * (T - len(l)) + l for l in lists], device=self.device)
-        am = torch.tensor([[0] * (T - len(l)) + [1] * len(l) for l in lists], device=self.device)
-        out = self.generate_ids(self.embed(ids), max_new_tokens, attention_mask=am)
-        return [self.tok.decode(r, skip_special_tokens=True) for r in out]
-
-    # --- reading embeddings back
-    @torch.no_grad()
-    def nearest_tokens(self, emb: torch.Tensor, k: int = 1, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-        "Nearest vocabulary embeddings (L2) of any (..., d) tensor → ids (..., k), distances (..., k)."
-        E = self.E.float(); flat = emb.reshape(-1, self.d).to(self.device).float()
-        ids, dists = [], []
-        for i in range(0, len(flat), chunk):
-            dd = torch.cdist(flat[i:i + chunk], E)                                        # (n, V)
-            v, j = dd.topk(k, largest=False); ids.append(j); dists.append(v)
-        return torch.cat(ids).reshape(*emb.shape[:-1], k), torch.cat(dists).reshape(*emb.shape[:-1], k)
-
-    def decode_nearest(self, emb: torch.Tensor) -> list[str]:
-        "Nearest-token 'reading' of (n, d) or (B, n, d) embeddings: one token string per slot, joined by '|'."
-        ids, _ = self.nearest_tokens(emb if emb.ndim == 3 else emb[None])
-        return ["|".join(self.token_strings(r.tolist())) for r in ids[..., 0]]
-
 @functools.lru_cache(maxsize=4)
 def _cached(name, device, dtype, max_target_tokens):
     hf_logging.set_verbosity_error()
@@ -265,8 +114,175 @@ def load_generator(name: str = SMOLLM2, device=None, dtype=None, max_target_toke
     dev = pick_device(device)
     return _cached(name, dev, dtype or default_dtype(dev), max_target_tokens)
 
+# %% ../nbs/10_generator.ipynb #21bddd19
+@patch
+def token_ids(self: Generator, text: str, eos: bool = True) -> list[int]:
+    "Token ids of a target text (+EOS). Empty or over-long text is an error, not a silent truncation."
+    if not isinstance(text, str) or not text.strip(): raise GeneratorError(f"empty target text {text!r}: every target needs at least one token")
+    ids = self.tok.encode(text, add_special_tokens=False) + ([self.eos_id] if eos else [])
+    if len(ids) > self.max_target_tokens:
+        raise GeneratorError(f"target of {len(ids)} tokens is longer than max_target_tokens={self.max_target_tokens}: "
+                             f"shorten it or raise the limit ({text[:60]!r}…)")
+    return ids
+
+@patch
+def mode_id(self: Generator, token: str) -> int:
+    "The vocabulary id of a mode token, which must be exactly one token."
+    ids = self.tok.encode(token, add_special_tokens=False)
+    if len(ids) != 1:
+        raise GeneratorError(f"mode token {token!r} is {len(ids)} tokens {ids} for this tokenizer; a mode must be exactly "
+                             "one token (e.g. 'Q', 'A', 'K').")
+    return ids[0]
+
+@patch
+def mode_embedding(self: Generator, token: str) -> torch.Tensor:
+    "The fixed embedding of a single-token mode string: (d,)"
+    return self.E[self.mode_id(token)].detach()
+
+@patch
+def embed(self: Generator, ids) -> torch.Tensor:
+    "Input embeddings of token ids: (..., ) → (..., d)."
+    return self.model.get_input_embeddings()(torch.as_tensor(ids, device=self.device))
+
+# %% ../nbs/10_generator.ipynb #a6f8d1c3
+@patch
+def stm(self: Generator, mode: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    "STM = [mode ; content]: mode (d,) or (B, d), content (B, K, d) → (B, K+1, d) in the model's dtype."
+    if content.ndim != 3 or content.shape[1] < 1:
+        raise GeneratorError(f"content must be (B, K, d) with K ≥ 1 content slots, got shape {tuple(content.shape)}")
+    if content.shape[-1] != self.d:
+        raise GeneratorError(f"content has d={content.shape[-1]} but this Generator ({self.name}) has d={self.d}: "
+                             "these embeddings were made for another Generator.")
+    B = content.shape[0]
+    mode = mode.to(self.device, self.dtype).expand(B, self.d) if mode.ndim == 1 else mode.to(self.device, self.dtype)
+    return torch.cat([mode[:, None], content.to(self.device, self.dtype)], 1)   # (B, K+1, d)
+
+@patch
+def pad(self: Generator, id_lists: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    "Right-pad id lists → ids (B, T), mask (B, T) bool."
+    T = max(map(len, id_lists))
+    ids = torch.full((len(id_lists), T), self.pad_id, dtype=torch.long)
+    mask = torch.zeros(len(id_lists), T, dtype=torch.bool)
+    for i, l in enumerate(id_lists): ids[i, :len(l)] = torch.tensor(l); mask[i, :len(l)] = True
+    return ids.to(self.device), mask.to(self.device)
+
+# %% ../nbs/10_generator.ipynb #fec860aa
+@patch
+def target_logits(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, pack: int = 0) -> torch.Tensor:
+    """Logits at target positions only: prefix (B, P, d), ids/mask (B, T) → (N, V) float, N = mask.sum(), in the
+    order of `ids[mask]`. `pack` > 0 lays the sequences end to end in rows of about `pack` positions (see `pack_rows`)."""
+    if pack: return self._packed_target_logits(prefix, ids, mask, pack)
+    B, P, _ = prefix.shape
+    x = torch.cat([prefix.to(self.dtype), self.embed(ids)], 1)                     # (B, P+T, d)
+    attn = torch.cat([torch.ones(B, P, dtype=torch.long, device=self.device), mask.long()], 1)
+    h = self.base(inputs_embeds=x, attention_mask=attn, use_cache=False).last_hidden_state   # (B, P+T, d)
+    return self.head(h[:, P - 1:-1][mask]).float()                                 # (N, V) from the states that predict targets
+
+@patch
+def target_loss(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, pack: int = 0) -> dict:
+    """Teacher-forced loss of targets after continuous prefixes.
+    prefix (B, P, d), ids/mask (B, T) → per-example mean CE `loss` (B,), token accuracy `acc` (B,),
+    `exact` (B,) bool: every target token is the argmax (so greedy decoding reproduces the target).
+    `pack` > 0 computes the same without padding (rows of about `pack` positions): faster on batches of mixed lengths."""
+    B = prefix.shape[0]
+    logits = self.target_logits(prefix, ids, mask, pack)                            # (N, V)
+    tgt = ids[mask]
+    ce = F.cross_entropy(logits, tgt, reduction="none")                             # (N,)
+    hit = (logits.argmax(-1) == tgt).float()
+    row = torch.arange(B, device=self.device)[:, None].expand_as(mask)[mask]        # (N,) example of each token
+    n = mask.sum(1).float()
+    loss = torch.zeros(B, device=self.device).index_add(0, row, ce) / n
+    acc = torch.zeros(B, device=self.device).index_add(0, row, hit) / n
+    return dict(loss=loss, acc=acc, exact=acc >= 1.0)
+
+@patch
+def score(self: Generator, prefix: torch.Tensor, texts: list[str]) -> dict:
+    "`target_loss` for target texts (EOS appended)."
+    return self.target_loss(prefix, *self.pad([self.token_ids(t) for t in texts]))
+
+# %% ../nbs/10_generator.ipynb #05ec0e9c
+@patch
+def _packed_target_logits(self: Generator, prefix, ids, mask, capacity):
+    # sequence s = prefix_s ⊕ its targets but the last (whose output predicts nothing): L_s = P + n_s - 1 positions
+    B, P, d = prefix.shape
+    n = mask.sum(1).tolist()
+    lengths = [P + k - 1 for k in n]
+    rows = pack_rows(lengths, capacity)
+    T = max(sum(lengths[s] for s in r) for r in rows)
+    inputs = ids[:, :-1][mask[:, 1:]]                                             # every target but each last (right-padded)
+    src = torch.cat([prefix.reshape(B * P, d).to(self.dtype), self.embed(inputs),
+                     torch.zeros(1, d, dtype=self.dtype, device=self.device)])          # (B·P + Σ(n-1) + 1, d), last row: padding
+    first_input = [0]
+    for k in n: first_input.append(first_input[-1] + k - 1)
+    index, pos, pred = [], [], [None] * B
+    for r, seqs in enumerate(rows):
+        ix, ps = [], []
+        for s in seqs:
+            pred[s] = range(r * T + len(ix) + P - 1, r * T + len(ix) + P - 1 + n[s])   # states that predict s's targets
+            ix += [s * P + j for j in range(P)] + [B * P + first_input[s] + j for j in range(n[s] - 1)]
+            ps += range(lengths[s])
+        index.append(ix + [len(src) - 1] * (T - len(ix)))
+        pos.append(ps + list(range(ps[-1] + 1, ps[-1] + 1 + T - len(ps))))      # padding continues the last sequence
+    x = src[torch.tensor(index, device=self.device)]                              # (R, T, d)
+    # no attention mask + restarting position ids: transformers builds a block-diagonal causal mask
+    h = self.base(inputs_embeds=x, position_ids=torch.tensor(pos, device=self.device), use_cache=False).last_hidden_state
+    at = torch.tensor([i for s in range(B) for i in pred[s]], device=self.device)  # (N,) in ids[mask] order
+    return self.head(h.reshape(-1, d)[at]).float()
+
+# %% ../nbs/10_generator.ipynb #f1ee028d
+@patch
+def generate_ids(self: Generator, prefix: torch.Tensor, max_new_tokens: int = 32, attention_mask=None) -> list[list[int]]:
+    "Batched greedy continuation of prefixes (B, P, d); returns new token ids per row, cut at EOS."
+    B = prefix.shape[0]
+    am = attention_mask if attention_mask is not None else torch.ones(B, prefix.shape[1], dtype=torch.long, device=self.device)
+    with torch.no_grad():
+        out = self.model.generate(inputs_embeds=prefix.to(self.dtype), attention_mask=am, max_new_tokens=max_new_tokens,
+                                  do_sample=False, pad_token_id=self.pad_id, eos_token_id=self.eos_id,
+                                  temperature=None, top_p=None, top_k=None)
+    return [r[:r.index(self.eos_id)] if self.eos_id in r else r for r in out.tolist()]
+
+@patch
+def generate(self: Generator, prefix: torch.Tensor, max_new_tokens: int = 32) -> list[str]:
+    "Batched greedy decoding from STMs/prefixes (B, P, d) → texts."
+    return [self.tok.decode(r, skip_special_tokens=True) for r in self.generate_ids(prefix, max_new_tokens)]
+
+# %% ../nbs/10_generator.ipynb #42fd1262
+@patch
+def chat_ids(self: Generator, text: str) -> list[int]:
+    "Token ids of `text` as a user turn in the chat template (plain text when the tokenizer has none)."
+    if getattr(self.tok, "chat_template", None):
+        return self.tok.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True, return_dict=False)
+    return self.tok.encode(text)
+
+@patch
+def generate_text(self: Generator, prompts: list[str], max_new_tokens: int = 32, chat: bool = True) -> list[str]:
+    "Greedy answers to text prompts, batched with left padding."
+    lists = [self.chat_ids(p) if chat else self.tok.encode(p) for p in prompts]
+    T = max(map(len, lists))
+    ids = torch.tensor([[self.pad_id] * (T - len(l)) + l for l in lists], device=self.device)
+    am = torch.tensor([[0] * (T - len(l)) + [1] * len(l) for l in lists], device=self.device)
+    out = self.generate_ids(self.embed(ids), max_new_tokens, attention_mask=am)
+    return [self.tok.decode(r, skip_special_tokens=True) for r in out]
+
 # %% ../nbs/10_generator.ipynb #723236db
 @patch
 def token_strings(self: Generator, ids) -> list[str]:
     "Each token id decoded on its own: readable labels, not BPE pieces such as 'Ġwhich'."
     return [self.tok.decode([int(i)]) for i in ids]
+
+# %% ../nbs/10_generator.ipynb #459abc48
+@patch
+def nearest_tokens(self: Generator, emb: torch.Tensor, k: int = 1, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    "Nearest vocabulary embeddings (L2) of any (..., d) tensor → ids (..., k), distances (..., k)."
+    E = self.E.float().detach(); flat = emb.detach().reshape(-1, self.d).to(self.device).float()
+    ids, dists = [], []
+    for i in range(0, len(flat), chunk):
+        dd = torch.cdist(flat[i:i + chunk], E)                                        # (n, V)
+        v, j = dd.topk(k, largest=False); ids.append(j); dists.append(v)
+    return torch.cat(ids).reshape(*emb.shape[:-1], k), torch.cat(dists).reshape(*emb.shape[:-1], k)
+
+@patch
+def decode_nearest(self: Generator, emb: torch.Tensor) -> list[str]:
+    "Nearest-token 'reading' of (n, d) or (B, n, d) embeddings: one token string per slot, joined by '|'."
+    ids, _ = self.nearest_tokens(emb if emb.ndim == 3 else emb[None])
+    return ["|".join(self.token_strings(r.tolist())) for r in ids[..., 0]]
