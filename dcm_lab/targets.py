@@ -16,15 +16,18 @@ from .generator import Generator, GeneratorError, packing_pays
 from .data import QAPair
 
 # %% auto #0
-__all__ = ['GO_ON', 'CONVERGED', 'STOPPED', 'NAN_RESTART', 'NAN_FAILED', 'TargetConfig', 'Segment', 'Item', 'qa_item',
-           'embedding_stats', 'init_contents', 'init_content', 'lr_at', 'SegmentTable', 'segment_table',
-           'segment_batch', 'Carry', 'new_carry', 'reset_rows', 'adamw_rows', 'update_best', 'take_snapshots',
-           'row_status', 'RowResult', 'TargetOptimizer', 'greedy_and_baseline', 'TargetStoreError', 'TargetStore',
-           'Targets', 'check_items', 'generate_targets', 'default_targets_dir', 'load_targets', 'notebook_config',
+__all__ = ['INITS', 'ANCHORED', 'FULL', 'GO_ON', 'CONVERGED', 'STOPPED', 'NAN_RESTART', 'NAN_FAILED', 'TargetConfig', 'Segment',
+           'Item', 'qa_item', 'embedding_stats', 'question_anchor', 'init_contents', 'check_warm', 'init_content',
+           'lr_at', 'SegmentTable', 'segment_table', 'segment_batch', 'Carry', 'new_carry', 'reset_rows', 'carry_rows',
+           'put_rows', 'adamw_rows', 'update_best', 'advance_horizon', 'take_snapshots', 'row_status', 'RowResult',
+           'TargetOptimizer', 'greedy_prefix', 'greedy_and_baseline', 'TargetStoreError', 'TargetStore', 'Targets',
+           'check_items', 'generate_targets', 'default_targets_dir', 'load_targets', 'notebook_config',
            'ensure_targets', 'phase1a_main', 'FilterConfig', 'quality_filter', 'paraphrase', 'with_paraphrases',
            'targets_table']
 
 # %% ../nbs/20_targets.ipynb #9fa6e7c6
+INITS = ("randn", "vocab", "mean", "question", "question_first", "warm")
+
 @dataclass(frozen=True)
 class TargetConfig:
     K: int = 4                  # content slots: the compression knob
@@ -37,6 +40,12 @@ class TargetConfig:
     paraphrases: bool = True    # sum the loss over supplied paraphrase classes (semantic equivalence regulariser)
     restarts: int = 2           # independent initialisations per pair: landscape diagnostics need ≥ 2
     init: str = "randn"         # randn·std(E) (Cramming) | vocab (random token embeddings) | mean (mean embedding + small noise)
+                                #   | question (the question's token embeddings pooled into K slots) | question_first (its first K)
+                                #   | warm (given contents per item id: an amortised warm start, e.g. a Diffuser's samples)
+    init_std: float = 0.0       # randn's std (0: std(E), the Cramming recipe; Progressive Cramming: 0.02); the noise that
+                                #   separates restarts of question/warm inits is 0.1·std(E) (or 0.1·init_std)
+    progressive: int = 0        # progressive targets: score each segment's first n tokens, grow the horizon by n whenever that
+                                #   prefix is teacher-forced exact (0: the whole target from step 0)
     lr: float = 1e-2            # AdamW learning rate (Cramming: 1e-2)
     betas: tuple = (0.9, 0.9)   # AdamW betas (Cramming: 0.9, 0.9)
     weight_decay: float = 0.01  # decoupled weight decay on content
@@ -57,11 +66,11 @@ class TargetConfig:
     def __post_init__(self):
         "Refuse configs that cannot mean anything, naming the field and why (nothing is written for them)."
         def bad(msg): raise ValueError(f"TargetConfig: {msg}")
-        for f in ("K", "restarts", "warmup_steps", "max_steps", "patience", "batch_rows", "pack", "snapshot_every",
+        for f in ("K", "restarts", "progressive", "warmup_steps", "max_steps", "patience", "batch_rows", "pack", "snapshot_every",
                   "max_nan_restarts", "seed"):
             v = getattr(self, f)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool): bad(f"{f} must be an integer, got {v!r}")
-        for f in ("q_weight", "a_weight", "k_weight", "lr", "weight_decay", "stop_loss", "vocab_reg"):
+        for f in ("q_weight", "a_weight", "k_weight", "lr", "weight_decay", "stop_loss", "vocab_reg", "init_std"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
                 bad(f"{f} must be a finite number, got {v!r}")
@@ -71,18 +80,21 @@ class TargetConfig:
         if self.patience < 1: bad(f"patience must be ≥ 1 step, got {self.patience}")
         if self.batch_rows < 1: bad(f"batch_rows must be ≥ 1 row per forward, got {self.batch_rows}")
         if self.lr <= 0: bad(f"lr must be > 0 (the content would never move), got {self.lr}")
-        for f in ("q_weight", "a_weight", "k_weight", "weight_decay", "stop_loss", "vocab_reg"):
+        for f in ("q_weight", "a_weight", "k_weight", "weight_decay", "stop_loss", "vocab_reg", "init_std", "progressive"):
             if getattr(self, f) < 0: bad(f"{f} must be ≥ 0, got {getattr(self, f)}")
         for f in ("warmup_steps", "pack", "snapshot_every", "max_nan_restarts"):
             if getattr(self, f) < 0: bad(f"{f} must be ≥ 0, got {getattr(self, f)}")
         if self.q_weight == self.a_weight == self.k_weight == 0: bad("every loss weight (q, a, k) is 0: nothing to optimise")
         if len(self.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas):
             bad(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        if self.init not in ("randn", "vocab", "mean"): bad(f"init must be randn, vocab or mean, got {self.init!r}")
+        if self.init not in INITS: bad(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         if self.schedule not in ("constant", "warmup", "cosine"): bad(f"schedule must be constant, warmup or cosine, got {self.schedule!r}")
         if self.schedule != "constant" and self.warmup_steps >= self.max_steps:
             bad(f"warmup_steps={self.warmup_steps} ≥ max_steps={self.max_steps}: the {self.schedule} schedule would never reach lr; "
                 "lower warmup_steps or use schedule='constant'")
+        if self.progressive and self.stop_loss > 0:
+            bad("stop_loss > 0 with progressive targets would stop a row on its first short horizon (its loss is over the "
+                "prefix scored so far): use stop_loss=0")
         active = [(r, getattr(self, f"{r}_mode")) for r in ("q", "a", "k") if getattr(self, f"{r}_weight") > 0]
         for r, m in active:
             if not isinstance(m, str) or not m.strip(): bad(f"{r}_mode must be a non-empty token string, got {m!r}")
@@ -104,6 +116,15 @@ class Segment:
 class Item:
     id: str
     segments: tuple
+    question: str = ""   # the text question-anchored inits start from ("": the item's first q segment)
+
+    def anchor(self) -> str:
+        "The text a question-anchored init pools: `question`, else the first q segment; refused when there is neither."
+        if self.question: return self.question
+        qs = [s.text for s in self.segments if s.role == "q"]
+        if not qs: raise ValueError(f"item {self.id!r} has no question and no q segment: a question-anchored init needs one "
+                                    "(give Item(question=...) or use init='randn')")
+        return qs[0]
 
 def qa_item(p: QAPair, cfg: TargetConfig) -> Item:
     "The segments of a Q-A pair under `cfg`: Q and A (with paraphrase classes), and K when `k_weight` > 0."
@@ -116,7 +137,7 @@ def qa_item(p: QAPair, cfg: TargetConfig) -> Item:
         if not p.bridge: raise ValueError(f"pair {p.id!r} has no bridging facts but k_weight > 0")
         segs.append(Segment(cfg.k_mode, " ".join(p.bridge), cfg.k_weight, "k"))
     if not segs: raise ValueError("every loss weight is 0: nothing to optimise")
-    return Item(p.id, tuple(segs))
+    return Item(p.id, tuple(segs), p.question)
 
 # %% ../nbs/20_targets.ipynb #733fd7a7
 _E_STATS = weakref.WeakKeyDictionary()
@@ -129,20 +150,60 @@ def embedding_stats(gen: Generator) -> dict:
         s = _E_STATS[gen] = dict(std=E.std().cpu(), mean=E.mean(0).cpu(), sq_norm=E.pow(2).sum(-1).mean().item())
     return s
 
-def init_contents(gen: Generator, K: int, kind: str, seeds: list[int]) -> torch.Tensor:
-    "Starting contents (n, K, d), fp32, one row per seed (each from its own generator), moved to the device once."
+ANCHORED = ("question", "question_first", "warm")   # inits that start from a per-item base content
+
+@torch.no_grad()
+def question_anchor(gen: Generator, texts: list[str], K: int, first: bool = False) -> torch.Tensor:
+    """Base contents (N, K, d) fp32 on the device from each text's token embeddings: pooled into K contiguous chunks (mean
+    of each; a text shorter than K tokens repeats its tokens), or with `first` its first K token embeddings (cycled)."""
+    out = []
+    for t in texts:
+        ids = gen.tok.encode(t, add_special_tokens=False)
+        if not ids: raise ValueError(f"question-anchored init: the question {t!r} has no tokens")
+        e = gen.E.detach()[torch.tensor(ids, device=gen.device)].float()                       # (T, d)
+        T = len(ids)
+        if first: out.append(e[torch.arange(K) % T]); continue
+        lo = [k * T // K for k in range(K)]
+        out.append(torch.stack([e[a:max((k + 1) * T // K, a + 1)].mean(0) for k, a in enumerate(lo)]))   # (K, d)
+    return torch.stack(out)
+
+def init_contents(gen: Generator, K: int, kind: str, seeds: list[int], std: float = 0.0, base: torch.Tensor | None = None) -> torch.Tensor:
+    """Starting contents (n, K, d), fp32, one row per seed (each from its own generator), moved to the device once.
+    randn: noise·`std` (0: std(E)); vocab: random token embeddings; mean: mean embedding + 0.01·std(E)·noise;
+    question, question_first, warm: `base` (n, K, d) (from `question_anchor` or given contents) + 0.1·std·noise."""
     st, V = embedding_stats(gen), gen.E.shape[0]
+    s_ = std if std > 0 else st["std"]
     gs = [torch.Generator().manual_seed(s % 2**63) for s in seeds]
     if kind == "vocab":
         idx = torch.stack([torch.randint(0, V, (K,), generator=g) for g in gs])              # (n, K)
         return gen.E.detach()[idx.to(gen.device)].float()
     noise = torch.stack([torch.randn(K, gen.d, generator=g) for g in gs])                    # (n, K, d)
-    c = noise * st["std"] if kind == "randn" else st["mean"].expand(K, -1) + 0.01 * st["std"] * noise
+    if kind in ANCHORED:
+        if base is None or tuple(base.shape) != (len(seeds), K, gen.d):
+            raise ValueError(f"init {kind!r} needs base contents of shape (n, K, d) = {(len(seeds), K, gen.d)}, got "
+                             f"{None if base is None else tuple(base.shape)}")
+        return base.float().to(gen.device) + (0.1 * s_ * noise).to(gen.device)
+    c = noise * s_ if kind == "randn" else st["mean"].expand(K, -1) + 0.01 * st["std"] * noise
     return c.to(gen.device)
 
-def init_content(gen: Generator, K: int, kind: str, seed: int) -> torch.Tensor:
-    "One row's starting content (K, d), fp32, from its own seed."
-    return init_contents(gen, K, kind, [seed])[0]
+def check_warm(warm: tuple, items: list, K: int, d: int) -> torch.Tensor:
+    """A warm start `(ids, contents (N, K, d))` keyed by item id → the base content of each item (len(items), K, d), CPU.
+    Refused, naming what is wrong: a shape that is not (N, K, d) with this K and d, ids that do not match its rows or repeat,
+    non-finite values, or an item with no warm content."""
+    ids, c = warm
+    if not torch.is_tensor(c) or c.ndim != 3 or c.shape[1:] != (K, d):
+        raise ValueError(f"warm start: contents must be a tensor (N, K, d) = (N, {K}, {d}), got {tuple(c.shape) if torch.is_tensor(c) else type(c).__name__}")
+    if len(ids) != len(c) or len(set(ids)) != len(ids):
+        raise ValueError(f"warm start: {len(ids)} ids for {len(c)} content rows (or repeated ids): give one unique id per row")
+    if not torch.isfinite(c).all(): raise ValueError("warm start: contents hold NaN/inf values")
+    row = {i: k for k, i in enumerate(ids)}
+    missing = [it.id for it in items if it.id not in row]
+    if missing: raise ValueError(f"warm start: no content for {len(missing)} item(s), e.g. {missing[:3]}: give every item a row")
+    return c.detach().float().cpu()[torch.tensor([row[it.id] for it in items], dtype=torch.long)]
+
+def init_content(gen: Generator, K: int, kind: str, seed: int, std: float = 0.0, base: torch.Tensor | None = None) -> torch.Tensor:
+    "One row's starting content (K, d), fp32, from its own seed (`base` (K, d) for the anchored inits)."
+    return init_contents(gen, K, kind, [seed], std, None if base is None else base[None])[0]
 
 def lr_at(cfg: TargetConfig, step: torch.Tensor) -> torch.Tensor:
     "Per-row learning rate at (1-based) `step` (B,)."
@@ -197,6 +258,8 @@ def segment_batch(t: SegmentTable, row_item: torch.Tensor, smax: int) -> dict:
                 w=t.weight[segd], lens=lens.tolist())
 
 # %% ../nbs/20_targets.ipynb #b2bf7317
+FULL = 2 ** 30    # a horizon that scores every target token
+
 @dataclass
 class Carry:
     "Per-row optimiser state (B rows), every field a tensor on the Generator's device; a row whose item is -1 is empty."
@@ -215,6 +278,9 @@ class Carry:
     restart: torch.Tensor        # (B,) restart index
     snaps: torch.Tensor          # (B, J, K, d) detached content every snapshot_every evaluations (J = 0: off)
     n_snap: torch.Tensor         # (B,) snapshots taken
+    horizon: torch.Tensor        # (B, Smax) target tokens scored per segment (progressive targets; FULL: all of them)
+    stage_loss: torch.Tensor     # (B,) lowest loss at the current horizons (patience under progressive targets)
+    best_reach: torch.Tensor     # (B,) exact-prefix tokens (summed over segments) of the best content (progressive)
     @property
     def active(self) -> torch.Tensor: return self.item >= 0
 
@@ -224,15 +290,27 @@ def new_carry(B: int, K: int, d: int, smax: int, J: int, device) -> Carry:
     zi = lambda: torch.zeros(B, dtype=torch.long, device=device)
     return Carry(z(B, K, d), z(B, K, d), z(B, K, d), zi(), torch.full((B,), math.inf, device=device), z(B, K, d),
                  torch.full((B, smax), math.nan, device=device), z(B, smax), zi(), zi(), zi(), zi() - 1, zi(),
-                 z(B, J, K, d), zi())
+                 z(B, J, K, d), zi(), torch.full((B, smax), FULL, dtype=torch.long, device=device),
+                 torch.full((B,), math.inf, device=device), zi())
 
-def reset_rows(c: Carry, rows: torch.Tensor, content: torch.Tensor, item: torch.Tensor, restart: torch.Tensor, nans: torch.Tensor):
-    "Put fresh rows into the carry at `rows` (n,) from `content` (n, K, d); item -1 empties a row."
+def reset_rows(c: Carry, rows: torch.Tensor, content: torch.Tensor, item: torch.Tensor, restart: torch.Tensor, nans: torch.Tensor,
+               horizon: int = 0):
+    """Put fresh rows into the carry at `rows` (n,) from `content` (n, K, d); item -1 empties a row. `horizon` > 0: every
+    segment starts scoring its first `horizon` tokens (progressive targets); 0: all of them."""
     c.content[rows] = content; c.best_content[rows] = content
     for t in (c.m, c.v, c.best_seg_acc): t[rows] = 0
     for t in (c.step, c.best_step, c.since, c.n_snap): t[rows] = 0
     c.best_loss[rows] = math.inf; c.best_seg_loss[rows] = math.nan
+    c.horizon[rows] = horizon if horizon > 0 else FULL; c.stage_loss[rows] = math.inf; c.best_reach[rows] = 0
     c.item[rows], c.restart[rows], c.nans[rows] = item, restart, nans
+
+def carry_rows(c: Carry, rows: torch.Tensor) -> dict:
+    "The state of `rows` (n,) as CPU tensors, one per field: what a checkpoint keeps of rows in flight."
+    return {f.name: getattr(c, f.name)[rows].cpu() for f in dataclasses.fields(c)}
+
+def put_rows(c: Carry, rows: torch.Tensor, state: dict):
+    "Restore rows (n,) from `carry_rows` output: the row continues exactly where it was cut."
+    for f in dataclasses.fields(c): getattr(c, f.name)[rows] = state[f.name].to(getattr(c, f.name).device)
 
 # %% ../nbs/20_targets.ipynb #38c0d8dc
 def adamw_rows(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, step: torch.Tensor,
@@ -251,17 +329,38 @@ def adamw_rows(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tenso
 
 # %% ../nbs/20_targets.ipynb #f72a1f9e
 def update_best(c: Carry, pre: torch.Tensor, row_loss: torch.Tensor, seg_loss: torch.Tensor, seg_acc: torch.Tensor,
-                exact: torch.Tensor, finite: torch.Tensor) -> torch.Tensor:
+                exact: torch.Tensor, finite: torch.Tensor, reach: torch.Tensor | None = None) -> torch.Tensor:
     """Record this evaluation of `pre` (B, K, d) — the content the losses were measured on, before its update — where
-    it beats the row's best (lower loss, or every token exact). Returns the improved rows (B,) bool."""
-    imp = c.active & finite & ((row_loss < c.best_loss) | exact)
+    it beats the row's best (lower loss, or every token exact). Returns the improved rows (B,) bool.
+    Progressive targets pass `reach` (B,), the exact-prefix tokens of this evaluation: then the best is the content with
+    the longest exact prefix (a lower loss only breaks ties), and patience counts from the last improvement at the
+    current horizons (`stage_loss`), so a row is not stopped while it still gains on a new horizon."""
+    ok = c.active & finite
+    if reach is None:
+        imp = ok & ((row_loss < c.best_loss) | exact); better = imp
+    else:
+        imp = ok & ((reach > c.best_reach) | ((reach == c.best_reach) & (row_loss < c.best_loss)) | exact)
+        better = imp | (ok & (row_loss < c.stage_loss))
+        c.best_reach = torch.where(imp, reach, c.best_reach)
+        c.stage_loss = torch.where(ok, torch.minimum(c.stage_loss, row_loss), c.stage_loss)
     c.best_loss = torch.where(imp, row_loss, c.best_loss)
     c.best_content = torch.where(imp[:, None, None], pre, c.best_content)
     c.best_seg_loss = torch.where(imp[:, None], seg_loss, c.best_seg_loss)
     c.best_seg_acc = torch.where(imp[:, None], seg_acc, c.best_seg_acc)
     c.best_step = torch.where(imp, c.step, c.best_step)
-    c.since = torch.where(imp, 0, c.since + (c.active & finite).long())
+    c.since = torch.where(better, 0, c.since + ok.long())
     return imp
+
+def advance_horizon(c: Carry, seg_exact: torch.Tensor, seg_len: torch.Tensor, grow: int) -> torch.Tensor:
+    """Progressive targets: every segment (B, Smax) whose scored prefix is teacher-forced exact (`seg_exact`) and shorter
+    than its target (`seg_len`) scores `grow` more tokens from the next step; the others keep their horizon. The content
+    carries on from where it is (the warm start). Rows that advanced restart their stage (`stage_loss`). Returns them (B,)."""
+    h = c.horizon.clamp(max=seg_len)
+    step = c.active[:, None] & seg_exact & (h < seg_len)                                       # (B, Smax)
+    c.horizon = torch.where(step, (h + grow).clamp(max=seg_len), c.horizon)
+    adv = step.any(1)
+    c.stage_loss = torch.where(adv, math.inf, c.stage_loss)
+    return adv
 
 def take_snapshots(c: Carry, pre: torch.Tensor, finite: torch.Tensor, every: int):
     "Keep `pre` for the rows whose evaluation index is a multiple of `every` (deep supervision), without a host transfer."
@@ -287,16 +386,23 @@ def row_status(c: Carry, exact: torch.Tensor, row_loss: torch.Tensor, finite: to
 class RowResult:
     item: int; restart: int; content: torch.Tensor; loss: float; seg_loss: list; seg_acc: list
     steps: int; best_step: int; converged: bool; nan_restarts: int; failed: bool; snapshots: list
+    horizon: list | None = None   # progressive targets: tokens scored per segment when the row stopped (None: all)
 
 def _vocab_penalty(gen: Generator, c: torch.Tensor, E2mean: float) -> torch.Tensor:
     "Mean squared distance of each slot to its nearest token embedding, relative to the mean squared token norm: (B,)"
     d2 = torch.cdist(c.reshape(-1, gen.d), gen.E.float()).min(-1).values ** 2            # (B·K,)
     return d2.reshape(c.shape[0], -1).mean(-1) / E2mean
 
+def _prefix(gen: Generator, mode_emb: torch.Tensor, content: torch.Tensor, sb: dict, skip_first: bool) -> torch.Tensor:
+    "The STM of every segment in `sb`: its mode, its row's content (and under skip_first its first token): (S, K+1[+1], d)"
+    p = torch.cat([mode_emb[sb["mode"]][:, None], content[sb["row"]]], 1)
+    return torch.cat([p, gen.E.detach()[sb["first"]][:, None].float()], 1) if skip_first else p
+
 class TargetOptimizer:
-    "Optimises content for items with a fixed-size pool of rows (a `Carry`); see `run`."
-    def __init__(self, gen: Generator, cfg: TargetConfig):
-        self.gen, self.cfg = gen, cfg
+    """Optimises content for items with a fixed-size pool of rows (a `Carry`); see `run`. `warm`: `(ids, contents (N, K, d))`
+    for `init='warm'` (an amortised warm start keyed by item id, e.g. a Diffuser's samples for those questions)."""
+    def __init__(self, gen: Generator, cfg: TargetConfig, warm: tuple | None = None):
+        self.gen, self.cfg, self.warm = gen, cfg, warm
         self.modes = {}   # mode token → row in the mode-embedding table
         self.E2mean = embedding_stats(gen)["sq_norm"]
 
@@ -304,39 +410,84 @@ class TargetOptimizer:
         if tok not in self.modes: self.modes[tok] = len(self.modes)
         return self.modes[tok]
 
-    def run(self, items: list[Item], on_item=None, progress: bool = True, skip_first: bool | None = None) -> list[list[RowResult]]:
+    def base_contents(self, items: list[Item]) -> torch.Tensor | None:
+        "The per-item base (N, K, d) of the anchored inits (question pooled or first K, or the warm start); None otherwise."
+        cfg = self.cfg
+        if cfg.init in ("question", "question_first"):
+            return question_anchor(self.gen, [it.anchor() for it in items], cfg.K, first=cfg.init == "question_first").cpu()
+        if cfg.init == "warm":
+            if self.warm is None: raise ValueError("init='warm' needs TargetOptimizer(gen, cfg, warm=(ids, contents (N, K, d)))")
+            return check_warm(self.warm, items, cfg.K, self.gen.d)
+        return None
+
+    def run(self, items: list[Item], on_item=None, progress: bool = True, skip_first: bool | None = None,
+            resume: dict | None = None, checkpoint_every: int = 0, on_checkpoint=None) -> list[list[RowResult]]:
         """Optimise every item `cfg.restarts` times. `on_item(i, results)` is called as soon as all restarts of item i
         are done (the store writes from there). Returns the results per item (restart order). `skip_first` (default:
         `cfg.skip_first` if the config has it, else False) feeds each target's first token after the content and scores
-        the rest: the criterion of the Cramming code (hidden_capacity)."""
+        the rest: the criterion of the Cramming code (hidden_capacity).
+        Every `checkpoint_every` steps `on_checkpoint(state)` gets the rows in flight (`carry_rows`, keyed by (item id,
+        restart)) and the finished restarts of unfinished items; `resume=state` continues them where they were cut."""
         gen, cfg = self.gen, self.cfg
         if skip_first is None: skip_first = bool(getattr(cfg, "skip_first", False))
+        prog = cfg.progressive
         tok = [[(self._mode_index(s.mode), gen.token_ids(s.text), s.weight) for s in it.segments] for it in items]
         table = segment_table(tok, gen.device, gen.pad_id, skip_first)                     # padded once per run
         mode_emb = torch.stack([gen.mode_embedding(m) for m in self.modes]).float()          # (M, d)
-        queue = [(i, r) for i in range(len(items)) for r in range(cfg.restarts)]
+        base = self.base_contents(items)
+        key = {(it.id, r): (i, r) for i, it in enumerate(items) for r in range(cfg.restarts)}
+        resume = resume or {}
+        res_in = {key[k]: v for k, v in resume.get("results", {}).items() if k in key}
+        rows_in = {key[k]: v for k, v in resume.get("rows", {}).items() if k in key and key[k] not in res_in}
+        queue = [(i, r) for i in range(len(items)) for r in range(cfg.restarts) if (i, r) not in res_in and (i, r) not in rows_in]
         queue.reverse()
-        B, K, smax = min(cfg.batch_rows, len(queue)), cfg.K, int(table.nseg.max())
+        queue += list(rows_in)                                                               # rows cut mid-way go first
+        B, K, smax = max(1, min(cfg.batch_rows, len(queue))), cfg.K, int(table.nseg.max())
         J = (cfg.max_steps - 1) // cfg.snapshot_every + 1 if cfg.snapshot_every else 0
         carry = self.carry = new_carry(B, K, gen.d, smax, J, gen.device)
         pending = {i: [None] * cfg.restarts for i in range(len(items))}
         done_items = [None] * len(items)
-        bar = tqdm(total=len(queue), desc="rows", disable=not progress, leave=False)
+        bar = tqdm(total=len(key), desc="rows", disable=not progress, leave=False)
+
+        def deliver(i, r, res):
+            pend = pending[i]; pend[r] = res
+            if all(x is not None for x in pend):
+                done_items[i] = pend
+                if on_item: on_item(i, pend)
 
         def fill(rows: list, keep: list):
             "Rows get (item, restart, nans) from `keep` (NaN restarts) then from the queue; rows left over are emptied."
             jobs = keep + [(*queue.pop(), 0) for _ in range(min(len(rows) - len(keep), len(queue)))]
             if jobs:
                 seeds = [stable_seed(cfg.seed, items[i].id, r, n) for i, r, n in jobs]
-                reset_rows(carry, torch.tensor(rows[:len(jobs)], device=gen.device), init_contents(gen, K, cfg.init, seeds),
-                           *torch.tensor(jobs, device=gen.device).T)
+                bs = base[torch.tensor([i for i, _, _ in jobs])] if base is not None else None
+                reset_rows(carry, torch.tensor(rows[:len(jobs)], device=gen.device), init_contents(gen, K, cfg.init, seeds, cfg.init_std, bs),
+                           *torch.tensor(jobs, device=gen.device).T, horizon=prog)
+                for b, (i, r, n) in zip(rows, jobs):
+                    if n == 0 and (i, r) in rows_in:                                         # a row cut mid-way continues
+                        put_rows(carry, torch.tensor([b], device=gen.device), {**rows_in.pop((i, r)), "item": torch.tensor([i])})
             if len(rows) > len(jobs): carry.item[torch.tensor(rows[len(jobs):], device=gen.device)] = -1
+
+        @torch.no_grad()
+        def rescore(row_item: torch.Tensor, content: torch.Tensor):
+            "Full-target losses and accuracies (n, smax) of contents (n, K, d): what progressive rows report and store."
+            sf = segment_batch(table, row_item, smax)
+            o = gen.target_loss(_prefix(gen, mode_emb, content, sf, skip_first).to(gen.dtype), sf["ids"], sf["mask"])
+            n = len(row_item)
+            sl = torch.full((n * smax,), math.nan, device=gen.device).index_copy_(0, sf["slot"], o["loss"]).view(n, smax)
+            sa = torch.ones(n * smax, device=gen.device).index_copy_(0, sf["slot"], o["acc"]).view(n, smax)
+            return torch.zeros(n, device=gen.device).index_add(0, sf["row"], sf["w"] * o["loss"]), sl, sa
 
         def finish(rows: list, status: torch.Tensor):
             "Results for the rows that halted: one transfer per field, then per-row objects."
             r_t = torch.tensor(rows, device=gen.device)
             ints = torch.stack([carry.item, carry.restart, carry.nans, carry.step, carry.best_step, carry.n_snap])[:, r_t].cpu()
-            bl, sl, sa = carry.best_loss[r_t].cpu(), carry.best_seg_loss[r_t].cpu(), carry.best_seg_acc[r_t].cpu()
+            bl, sl, sa = carry.best_loss[r_t], carry.best_seg_loss[r_t], carry.best_seg_acc[r_t]
+            if prog:                                                                         # the best was scored on a prefix
+                fin = torch.isfinite(bl)
+                rl, rsl, rsa = rescore(ints[0], carry.best_content[r_t])
+                bl = torch.where(fin, rl, bl); sl = torch.where(fin[:, None], rsl, sl); sa = torch.where(fin[:, None], rsa, sa)
+            bl, sl, sa, hz = bl.cpu(), sl.cpu(), sa.cpu(), carry.horizon[r_t].cpu()
             bc = carry.best_content[r_t].cpu()
             sn = carry.snaps[r_t].cpu() if J else None
             for k, b in enumerate(rows):
@@ -344,16 +495,26 @@ class TargetOptimizer:
                 S, lb = len(tok[i]), bl[k].item()
                 res = RowResult(i, r, bc[k].clone(), lb, sl[k, :S].tolist(), sa[k, :S].tolist(), steps, best_step,
                                 int(status[b]) == CONVERGED, nans, int(status[b]) == NAN_FAILED or not math.isfinite(lb),
-                                [(j * cfg.snapshot_every, sn[k, j].clone()) for j in range(n_snap)] if J else [])
-                pend = pending[i]; pend[r] = res
-                if all(x is not None for x in pend):
-                    done_items[i] = pend
-                    if on_item: on_item(i, pend)
+                                [(j * cfg.snapshot_every, sn[k, j].clone()) for j in range(n_snap)] if J else [],
+                                [min(int(h), int(table.lens[table.start[i] + j])) for j, h in enumerate(hz[k, :S].tolist())] if prog else None)
+                deliver(i, r, res)
             bar.update(len(rows))
 
+        def checkpoint() -> dict:
+            "Rows in flight and finished restarts of unfinished items, keyed by (item id, restart)."
+            act = carry.active.nonzero().squeeze(1)
+            st = carry_rows(carry, act)
+            rows = {(items[i].id, r): {k: v[j:j + 1] for k, v in st.items()}
+                    for j, (i, r) in enumerate(zip(st["item"].tolist(), st["restart"].tolist()))}
+            results = {(items[i].id, r): dataclasses.asdict(x) for i, pend in pending.items() if done_items[i] is None
+                       for r, x in enumerate(pend) if x is not None}
+            return dict(rows=rows, results=results)
+
+        for (i, r), x in sorted(res_in.items()):                                             # finished before the cut
+            deliver(i, r, RowResult(**{**x, "item": i})); bar.update(1)
         fill(list(range(B)), [])
         self.history = []    # (active rows, mean loss) per step: the loss plot
-        dirty = True
+        dirty, n_steps = True, 0
         while True:
             if dirty:        # the set of rows changed: gather their segments from the table (index ops)
                 row_item = carry.item.cpu()
@@ -361,11 +522,17 @@ class TargetOptimizer:
                 if n_act == 0: break
                 sb = segment_batch(table, row_item, smax)
                 pack = cfg.pack if packing_pays(sb["lens"], K + 1 + skip_first) else 0
+                lens_d = torch.tensor(sb["lens"], device=gen.device)
+                slot_len = torch.zeros(B * smax, dtype=torch.long, device=gen.device).index_copy_(0, sb["slot"], lens_d).view(B, smax)
+                T_run = sb["ids"].shape[1]
                 dirty = False
             c = carry.content.detach().clone().requires_grad_(True)                         # its own storage: the update below must not reach it
-            prefix = torch.cat([mode_emb[sb["mode"]][:, None], c[sb["row"]]], 1)           # (S, K+1, d)
-            if skip_first: prefix = torch.cat([prefix, gen.E.detach()[sb["first"]][:, None].float()], 1)   # (S, K+2, d)
-            o = gen.target_loss(prefix.to(gen.dtype), sb["ids"], sb["mask"], pack=pack)     # every segment of every row at once
+            prefix = _prefix(gen, mode_emb, c, sb, skip_first)                              # (S, K+1, d)
+            if prog:                                                                        # score each segment up to its horizon
+                ids_, mask_ = sb["ids"][:, :T_run], sb["mask"][:, :T_run]
+                mask_ = mask_ & (torch.arange(T_run, device=gen.device) < carry.horizon.view(-1)[sb["slot"]][:, None])
+            else: ids_, mask_ = sb["ids"], sb["mask"]
+            o = gen.target_loss(prefix.to(gen.dtype), ids_, mask_, pack=pack)               # every segment of every row at once
             row_loss = torch.zeros(B, device=gen.device).index_add(0, sb["row"], sb["w"] * o["loss"])   # (B,)
             total = row_loss + (cfg.vocab_reg * _vocab_penalty(gen, c, self.E2mean) if cfg.vocab_reg > 0 else 0)
             finite = torch.isfinite(total.detach())
@@ -373,18 +540,30 @@ class TargetOptimizer:
             with torch.no_grad():
                 seg_loss = torch.full((B * smax,), math.nan, device=gen.device).index_copy_(0, sb["slot"], o["loss"].detach()).view(B, smax)
                 seg_acc = torch.ones(B * smax, device=gen.device).index_copy_(0, sb["slot"], o["acc"].detach()).view(B, smax)
-                exact = carry.active & (seg_acc >= 1.0).all(1)
+                seg_exact = seg_acc >= 1.0                                                  # (B, smax) exact up to the horizon
                 pre, rl = c.detach(), row_loss.detach()                                      # the content these metrics describe
-                update_best(carry, pre, rl, seg_loss, seg_acc, exact, finite)
+                if prog:
+                    hc = carry.horizon.clamp(max=slot_len)
+                    exact = carry.active & seg_exact.all(1) & (hc >= slot_len).all(1)       # converged: every horizon at full length
+                    update_best(carry, pre, rl, seg_loss, seg_acc, exact, finite, reach=(hc * seg_exact).sum(1))
+                else:
+                    exact = carry.active & seg_exact.all(1)
+                    update_best(carry, pre, rl, seg_loss, seg_acc, exact, finite)
                 if J: take_snapshots(carry, pre, finite, cfg.snapshot_every)
                 carry.step += 1
                 adamw_rows(carry.content, c.grad.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0), carry.m, carry.v,
                            carry.step, lr_at(cfg, carry.step), cfg.betas, cfg.weight_decay)
                 status = row_status(carry, exact, rl, finite, cfg)
+                extra = []
+                if prog:
+                    advance_horizon(carry, seg_exact & finite[:, None], slot_len, prog)
+                    extra = [carry.horizon.clamp(max=slot_len).max().float()[None]]        # the longest horizon: trims the next step
                 ok = carry.active & finite
-                host = torch.cat([status.float(), (torch.where(ok, rl, 0.0).sum() / ok.sum())[None]]).cpu()   # the step's one transfer
+                host = torch.cat([status.float(), *extra, (torch.where(ok, rl, 0.0).sum() / ok.sum())[None]]).cpu()   # the step's one transfer
             self.history.append((n_act, host[-1].item()))
-            status = host[:-1].long()
+            status = host[:B].long()
+            if prog: T_run = int(host[B])
+            n_steps += 1
             if status.any():
                 halted = status.nonzero().squeeze(1).tolist()
                 nan_rows = [b for b in halted if status[b] == NAN_RESTART]
@@ -396,13 +575,23 @@ class TargetOptimizer:
                 if done_rows: finish(done_rows, status)
                 fill(nan_rows + done_rows, keep)
                 dirty = True
+            if checkpoint_every and on_checkpoint and n_steps % checkpoint_every == 0: on_checkpoint(checkpoint())
         bar.close()
         return done_items
 
 # %% ../nbs/20_targets.ipynb #18683462
+def greedy_prefix(out: list[int], target: list[int], eos_id: int) -> int:
+    """Leading target tokens (EOS included) that greedy decoding reproduced: `out` is the decoded ids cut at EOS, `target`
+    the target ids ending in EOS. Equal to len(target) exactly when the greedy text is the target."""
+    seq = out + [eos_id]
+    n = 0
+    while n < min(len(seq), len(target)) and seq[n] == target[n]: n += 1
+    return n
+
 @torch.no_grad()
 def greedy_and_baseline(gen: Generator, item: Item, contents: torch.Tensor) -> dict:
-    "For contents (R, K, d) of one item: greedy text and exact match per (restart, segment), and the no-content loss per segment."
+    """For contents (R, K, d) of one item: greedy text, exact match and greedy-exact prefix length (tokens, EOS included)
+    per (restart, segment), and the no-content loss per segment."""
     R, S = contents.shape[0], len(item.segments)
     modes = torch.stack([gen.mode_embedding(s.mode) for s in item.segments])                # (S, d)
     ids = [gen.token_ids(s.text) for s in item.segments]
@@ -410,9 +599,10 @@ def greedy_and_baseline(gen: Generator, item: Item, contents: torch.Tensor) -> d
     n_new = max(map(len, ids))
     outs = gen.generate_ids(prefix, max_new_tokens=n_new)
     exact = [[outs[r * S + j] == ids[j][:-1] for j in range(S)] for r in range(R)]
+    prefix_len = [[greedy_prefix(outs[r * S + j], ids[j], gen.eos_id) for j in range(S)] for r in range(R)]
     texts = [[gen.tok.decode(outs[r * S + j], skip_special_tokens=True) for j in range(S)] for r in range(R)]
     base = gen.target_loss(modes[:, None].to(gen.dtype), *gen.pad(ids))["loss"].tolist()
-    return dict(greedy_exact=exact, greedy_text=texts, baseline_loss=base)
+    return dict(greedy_exact=exact, greedy_prefix=prefix_len, greedy_text=texts, baseline_loss=base)
 
 # %% ../nbs/20_targets.ipynb #3bda34b5
 import hashlib, os, re, warnings
@@ -513,6 +703,23 @@ class TargetStore:
                           shapes={k: list(v.shape) for k, v in t.items()}, generator=self.meta["generator"], K=self.meta["K"], d=self.meta["d"]))
         return self.path/f"{name}.json"
 
+    def inflight_path(self, rank: int = 0) -> Path: return self.path/f"inflight-r{rank:03d}.pt"
+
+    def write_inflight(self, state: dict, rank: int = 0):
+        "Save a `TargetOptimizer` checkpoint (rows in flight, finished restarts of unfinished items) atomically."
+        import io
+        buf = io.BytesIO(); torch.save(state, buf); atomic_write_bytes(self.inflight_path(rank), buf.getvalue())
+
+    def read_inflight(self, rank: int = 0) -> dict | None:
+        "The last checkpoint of `rank` (None: none); one that cannot be read is set aside as `*.corrupt` (its rows restart)."
+        p = self.inflight_path(rank)
+        if not p.exists(): return None
+        try: return torch.load(p, weights_only=True)
+        except Exception as e:
+            os.replace(p, p.with_name(p.name + ".corrupt")); warnings.warn(f"set aside {p} ({e}): its rows restart"); return None
+
+    def clear_inflight(self, rank: int = 0): self.inflight_path(rank).unlink(missing_ok=True)
+
     def load(self) -> "Targets":
         """Every committed shard, verified, as one `Targets` in the pairs' order (`order`, then id; old stores: shard
         order), whatever process wrote which shard. An id stored twice is an error."""
@@ -558,7 +765,8 @@ def _record(item: Item, p: QAPair | None, results: list, gb: dict, order: int | 
                 segments=_segments(item), baseline_loss=gb["baseline_loss"],
                 restarts=[dict(loss=r.loss if math.isfinite(r.loss) else None,
                                seg_loss=[x if math.isfinite(x) else None for x in r.seg_loss], seg_acc=r.seg_acc,
-                               greedy_exact=gb["greedy_exact"][k], greedy_text=gb["greedy_text"][k],
+                               greedy_exact=gb["greedy_exact"][k], greedy_prefix=gb["greedy_prefix"][k],
+                               greedy_text=gb["greedy_text"][k], horizon=r.horizon,
                                steps=r.steps, best_step=r.best_step, converged=r.converged, failed=r.failed,
                                nan_restarts=r.nan_restarts, norm=r.content.norm(dim=-1).mean().item())
                           for k, r in enumerate(results)])
@@ -589,7 +797,8 @@ def check_items(gen: Generator, cfg: TargetConfig, items: list) -> None:
                          f"{cfg.K + 1 + longest} positions, beyond {gen.name}'s max_position_embeddings={limit}: lower K or shorten the targets")
 
 def generate_targets(gen: Generator, pairs: list, cfg: TargetConfig, path, shard_size: int = 64,
-                     items: list | None = None, progress: bool = True, on_shard=None, dist=None) -> TargetStore:
+                     items: list | None = None, progress: bool = True, on_shard=None, dist=None, warm: tuple | None = None,
+                     checkpoint_every: int = 0, on_checkpoint=None) -> TargetStore:
     """Optimise targets for `pairs` (QAPairs, or ready `items`) into the store at `path`, resuming what is there.
     Everything that can be refused is refused before the store is touched. `on_shard(n)` is called after each shard
     this call writes (tests use it to simulate a kill).
@@ -597,7 +806,11 @@ def generate_targets(gen: Generator, pairs: list, cfg: TargetConfig, path, shard
     every process calls this with the same pairs; process r optimises the items k with k % num_processes == r not yet
     stored, into its own shards `shard-r{r}-…` of the one store. The main process alone creates or repairs the store
     (a barrier keeps the others waiting), and all meet again at the end, so the store is complete on return.
-    `dist=None` is one process."""
+    `dist=None` is one process.
+    `warm`: `(ids, contents (N, K, d))` for `init='warm'`. `checkpoint_every` > 0: every that many steps the finished
+    items are written and the rows in flight saved (`inflight-r{rank}.pt`: content, moments, horizons, …), so a resume
+    continues them mid-way (mid-growth under progressive targets) and a kill loses at most that many steps;
+    `on_checkpoint(n)` is called after the n-th save (tests use it to simulate a kill)."""
     rank, world = (dist.process_index, dist.num_processes) if dist is not None else (0, 1)
     if shard_size < 1: raise ValueError(f"shard_size must be ≥ 1, got {shard_size}")
     items = items or [qa_item(p, cfg) for p in pairs]
@@ -626,15 +839,25 @@ def generate_targets(gen: Generator, pairs: list, cfg: TargetConfig, path, shard
         snaps = [(r.restart, st, sc) for r in results for st, sc in r.snapshots]
         buf.append((_record(it, by_id.get(it.id), results, gb, order[it.id]), c, snaps))
         if len(buf) >= shard_size: flush()
+    n_ck = 0
+    def checkpoint(state):
+        nonlocal n_ck
+        if buf: flush()                                                      # finished items first: the checkpoint holds the rest
+        store.write_inflight(state, rank); n_ck += 1
+        if on_checkpoint: on_checkpoint(n_ck)
     if todo:
-        TargetOptimizer(gen, cfg).run(todo, on_item=on_item, progress=progress)
+        TargetOptimizer(gen, cfg, warm).run(todo, on_item=on_item, progress=progress, resume=store.read_inflight(rank),
+                                            checkpoint_every=checkpoint_every, on_checkpoint=checkpoint)
         if buf: flush()
+    store.clear_inflight(rank)
     if dist is not None: dist.wait_for_everyone()
     return store
-def default_targets_dir(gen: Generator, dataset: str, pairs: list, cfg: TargetConfig) -> Path:
-    "A cache folder named by Generator, dataset and a hash of (config, pair ids): same job → same folder → resume."
+def default_targets_dir(gen: Generator, dataset: str, pairs: list, cfg: TargetConfig, warm: tuple | None = None) -> Path:
+    """A cache folder named by Generator, dataset and a hash of (config, pair ids, and the warm start's ids and contents
+    when given): same job → same folder → resume."""
     from dcm_lab.core import cache_dir, stable_seed
-    h = stable_seed(json.dumps(asdict(cfg), sort_keys=True), *[p.id for p in pairs]) % 16**8
+    w = () if warm is None else (*warm[0], hashlib.sha256(warm[1].detach().float().cpu().numpy().tobytes()).hexdigest())
+    h = stable_seed(json.dumps(asdict(cfg), sort_keys=True), *[p.id for p in pairs], *w) % 16**8
     return cache_dir()/"targets"/f"{gen.name.replace('/', '_')}-{Path(dataset).stem}-{len(pairs)}-{h:08x}"
 
 def load_targets(path, gen: Generator | None = None) -> Targets:
@@ -647,10 +870,10 @@ def notebook_config(K=4, restarts=2, max_steps=60, lr=1e-2, init="randn", schedu
                         patience=max_steps, snapshot_every=max(1, max_steps // 6), **kw)
 
 def ensure_targets(gen: Generator, pairs: list, cfg: TargetConfig, targets_dir: str = "", dataset: str = "data",
-                   progress: bool = True) -> tuple[Targets, Path]:
+                   progress: bool = True, warm: tuple | None = None) -> tuple[Targets, Path]:
     "Targets for `pairs`: made (or resumed) in `targets_dir`, or in the config-named cache folder when it is ''."
-    out = Path(targets_dir) if targets_dir else default_targets_dir(gen, dataset, pairs, cfg)
-    generate_targets(gen, pairs, cfg, out, progress=progress)
+    out = Path(targets_dir) if targets_dir else default_targets_dir(gen, dataset, pairs, cfg, warm)
+    generate_targets(gen, pairs, cfg, out, progress=progress, warm=warm)
     return load_targets(out, gen), out
 
 # %% ../nbs/20_targets.ipynb #ecb60c08
