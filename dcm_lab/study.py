@@ -105,16 +105,19 @@ def drop_reason(v: dict) -> str:
     return "wrong answer"
 
 def screen_select(gen, pool: dict, cap: int, max_screen: int, root: Path | None = None, chunk: int = 64,
-                  max_new_tokens: int = 24, progress: bool = True) -> tuple[list, "pd.DataFrame", dict]:
+                  max_new_tokens: int = 24, progress: bool = True, min_rate: float = 0.0, min_screened: int = 24) -> tuple[list, "pd.DataFrame", dict]:
     """→ (kept pairs, per-relation report, verdicts). Relations are screened in rounds: each takes the next
-    max(8, 2 × still needed) candidates, until `cap` kept, `max_screen` screened or the pool is spent."""
+    max(8, 2 × still needed) candidates, until `cap` kept, `max_screen` screened or the pool is spent; a relation whose
+    Generator answers fewer than `min_rate` of its first `min_screened`+ candidates is given up (`given_up` in the report)."""
     import pandas as pd
     pos, kept, verdict = {r: 0 for r in pool}, {r: [] for r in pool}, {}
+    rate = lambda r: sum(verdict[p.id]["em"] == 1 for p in pool[r][:pos[r]]) / max(pos[r], 1)
+    given_up = lambda r: pos[r] >= min_screened and rate(r) < min_rate
     while True:
         batch = []
         for r, ps in pool.items():
             need, room = cap - len(kept[r]), min(max_screen, len(ps)) - pos[r]
-            if need > 0 and room > 0:
+            if need > 0 and room > 0 and not given_up(r):
                 take = ps[pos[r]:pos[r] + min(room, max(8, 2 * need))]; batch += take; pos[r] += len(take)
         if not batch: break
         verdict.update(screen_full_context(gen, batch, root, chunk, max_new_tokens, progress))
@@ -126,7 +129,7 @@ def screen_select(gen, pool: dict, cap: int, max_screen: int, root: Path | None 
         rows.append(dict(relation=r, pool=len(ps), screened=len(scr), correct=sum(verdict[p.id]["em"] == 1 for p in scr),
                          kept=len(kept[r]), dropped_wrong=why["wrong answer"], dropped_contained=why["gold contained, not exact"],
                          dropped_empty=why["empty answer"], over_cap=sum(verdict[p.id]["em"] == 1 for p in scr) - len(kept[r]),
-                         not_screened=len(ps) - len(scr)))
+                         not_screened=len(ps) - len(scr), given_up=given_up(r)))
     return [p for r in pool for p in kept[r]], pd.DataFrame(rows), verdict
 
 # %% ../nbs/70_study.ipynb #st000019
