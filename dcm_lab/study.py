@@ -106,8 +106,8 @@ def drop_reason(v: dict) -> str:
 
 def screen_select(gen, pool: dict, cap: int, max_screen: int, root: Path | None = None, chunk: int = 64,
                   max_new_tokens: int = 24, progress: bool = True, min_rate: float = 0.0, min_screened: int = 24) -> tuple[list, "pd.DataFrame", dict]:
-    """→ (kept pairs, per-relation report, verdicts). Relations are screened in rounds: each takes the next
-    max(8, 2 × still needed) candidates, until `cap` kept, `max_screen` screened or the pool is spent; a relation whose
+    """→ (kept pairs, per-relation report, verdicts). Relations are screened in rounds: each takes its first
+    `min_screened` candidates, then the next max(8, 2 × still needed), until `cap` kept, `max_screen` screened or the pool is spent; a relation whose
     Generator answers fewer than `min_rate` of its first `min_screened`+ candidates is given up (`given_up` in the report)."""
     import pandas as pd
     pos, kept, verdict = {r: 0 for r in pool}, {r: [] for r in pool}, {}
@@ -118,7 +118,8 @@ def screen_select(gen, pool: dict, cap: int, max_screen: int, root: Path | None 
         for r, ps in pool.items():
             need, room = cap - len(kept[r]), min(max_screen, len(ps)) - pos[r]
             if need > 0 and room > 0 and not given_up(r):
-                take = ps[pos[r]:pos[r] + min(room, max(8, 2 * need))]; batch += take; pos[r] += len(take)
+                n = min_screened if pos[r] < min_screened else max(8, 2 * need)          # first its rate, then what it still needs
+                take = ps[pos[r]:pos[r] + min(room, n)]; batch += take; pos[r] += len(take)
         if not batch: break
         verdict.update(screen_full_context(gen, batch, root, chunk, max_new_tokens, progress))
         for p in batch:
