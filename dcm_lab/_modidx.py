@@ -258,6 +258,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'dcm_lab.study.context_pool': ('study.html#context_pool', 'dcm_lab/study.py'),
                                'dcm_lab.study.drop_reason': ('study.html#drop_reason', 'dcm_lab/study.py'),
                                'dcm_lab.study.evaluate_arm': ('study.html#evaluate_arm', 'dcm_lab/study.py'),
+                               'dcm_lab.study.full_context_answers': ('study.html#full_context_answers', 'dcm_lab/study.py'),
                                'dcm_lab.study.overlap_sentence': ('study.html#overlap_sentence', 'dcm_lab/study.py'),
                                'dcm_lab.study.screen_full_context': ('study.html#screen_full_context', 'dcm_lab/study.py'),
                                'dcm_lab.study.screen_key': ('study.html#screen_key', 'dcm_lab/study.py'),

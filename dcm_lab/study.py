@@ -11,15 +11,15 @@ import numpy as np, torch
 from tqdm.auto import tqdm
 from .core import cache_dir, atomic_write_json, atomic_write_bytes, read_json, stable_seed, run_record, write_manifest
 from .data import QAPair, default_facts, validate_pairs, fetch_bigbench, read_tar_json, BIGBENCH_FILES, save_jsonl
-from .metrics import normalize_answer, extract_answer
-from .evaluation import (METHODS, SEEDED, EvalConfig, evaluate_method, retained_table, answer_frame, prompt_text,
+from .metrics import normalize_answer, extract_answer, per_example
+from .evaluation import (METHODS, SEEDED, EvalConfig, evaluate_method, method_prefixes, retained_table, answer_frame, prompt_text,
                                 text_prefix_ids, shots_for, ANSWER_INSTRUCTION, FEW_SHOT)
 
 # %% auto #0
 __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'ANSWER_COLUMNS', 'wikidata_relation', 'bigbench_json',
-           'closed_book_pool', 'screen_key', 'screen_full_context', 'drop_reason', 'screen_select', 'context_pool',
-           'compression_ratio', 'split_study', 'study_targets', 'study_diffuser', 'evaluate_arm', 'overlap_sentence',
-           'answer_record']
+           'closed_book_pool', 'screen_key', 'full_context_answers', 'screen_full_context', 'drop_reason',
+           'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'study_targets', 'study_diffuser',
+           'evaluate_arm', 'overlap_sentence', 'answer_record']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -72,25 +72,38 @@ def closed_book_pool(wikidata_json: dict | None = None, relations=STUDY_RELATION
 # %% ../nbs/70_study.ipynb #st000012
 def screen_key(gen, max_new_tokens: int = 24) -> dict:
     "What a full-context verdict depends on: the Generator, the frame's tokens, the instruction, shots and the code that frames and reads answers."
-    src = "".join(inspect.getsource(f) for f in (prompt_text, shots_for, text_prefix_ids, extract_answer, evaluate_method))
+    src = "".join(inspect.getsource(f) for f in (prompt_text, shots_for, text_prefix_ids, extract_answer, per_example, method_prefixes, full_context_answers))
     frame = answer_frame(gen, FEW_SHOT)
     h = hashlib.sha256(json.dumps([list(frame[0]), list(frame[1]), ANSWER_INSTRUCTION, FEW_SHOT, max_new_tokens, src]).encode()).hexdigest()[:12]
     return dict(generator=gen.name, frame=h, max_new_tokens=max_new_tokens)
+
+@torch.no_grad()
+def full_context_answers(gen, pairs: list, max_new_tokens: int = 24) -> dict:
+    """The full-context method's greedy answers and per-example metrics, without its answer log-loss (a screen needs only the
+    verdict; half the cost): `method_prefixes(method='full_context')`, prefixes of equal length batched as `score_prefixes`
+    batches them, `gen.generate`, `per_example`."""
+    pre, notes = method_prefixes(gen, pairs, EvalConfig(method="full_context", max_new_tokens=max_new_tokens))
+    groups, preds = defaultdict(list), [""] * len(pairs)
+    for i, x in enumerate(pre): groups[x.shape[0]].append(i)
+    for idx in groups.values():
+        for j, t in zip(idx, gen.generate(torch.stack([pre[i] for i in idx]).to(gen.device), max_new_tokens=max_new_tokens)): preds[j] = t.strip()
+    golds = [p.answer for p in pairs]
+    return dict(preds=preds, answers=[extract_answer(t, g) for t, g in zip(preds, golds)], items=per_example(preds, golds),
+                item_positions=notes["positions"])
 
 def _item_hash(p) -> str: return hashlib.sha256(json.dumps([p.question, p.answer, p.context]).encode()).hexdigest()[:12]
 
 def screen_full_context(gen, pairs: list, root: Path | None = None, chunk: int = 64, max_new_tokens: int = 24,
                         progress: bool = True) -> dict:
     """id → the full-context verdict of each pair (em, em_strict, f1, contained, pred, extracted answer), from the cache at
-    `root` (default data/cache/study) or computed in chunks by `evaluate_method(method='full_context')` and cached."""
+    `root` (default data/cache/study) or computed in chunks by `full_context_answers` and cached."""
     key = screen_key(gen, max_new_tokens)
     path = Path(root or cache_dir()/"study")/f"screen-{key['generator'].replace('/', '_')}-{key['frame']}.json"
     have = read_json(path)["items"] if path.exists() else {}
     todo = [p for p in pairs if p.id not in have or have[p.id]["item"] != _item_hash(p)]
-    cfg = EvalConfig(method="full_context", max_new_tokens=max_new_tokens)
     for i in tqdm(range(0, len(todo), chunk), disable=not progress, desc="screen", leave=False):
         ps = todo[i:i + chunk]
-        r = evaluate_method(gen, ps, cfg)
+        r = full_context_answers(gen, ps, max_new_tokens)
         for j, p in enumerate(ps):
             have[p.id] = dict(item=_item_hash(p), **{k: r["items"][k][j] for k in ("em", "em_strict", "f1", "contained")},
                               pred=r["preds"][j], extracted=r["answers"][j], positions=r["item_positions"][j])
