@@ -161,7 +161,7 @@ def answer_html(answer: dict) -> str:
     for a in answer.get("arms", []):
         head = "".join(f"<th>{html.escape(c)}</th>" for c in a["columns"])
         body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in a["rows"])
-        facts = ", ".join(f"{k} {html.escape(_fmt(a[k]))}" for k in ("n_items", "n_train", "n_held", "n_held_unseen", "relations", "median_compression") if a.get(k) is not None)
+        facts = ", ".join(f"{k} {html.escape(_fmt(a[k]))}" for k in ("screened", "screened_correct", "n_items", "relations", "n_train", "n_held", "n_held_unseen", "median_compression") if a.get(k) is not None)
         out.append(f"<h2>{html.escape(a['arm'])}</h2><p><b>{html.escape(a['sentence'])}</b></p><p>{facts}</p>"
                    f"<table border=1 cellpadding=4 style='border-collapse:collapse'><tr>{head}</tr>{body}</table>")
     return "".join(out)
