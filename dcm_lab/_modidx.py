@@ -266,6 +266,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'dcm_lab.study.split_study': ('study.html#split_study', 'dcm_lab/study.py'),
                                'dcm_lab.study.study_diffuser': ('study.html#study_diffuser', 'dcm_lab/study.py'),
                                'dcm_lab.study.study_targets': ('study.html#study_targets', 'dcm_lab/study.py'),
+                               'dcm_lab.study.wikidata_question': ('study.html#wikidata_question', 'dcm_lab/study.py'),
                                'dcm_lab.study.wikidata_relation': ('study.html#wikidata_relation', 'dcm_lab/study.py')},
             'dcm_lab.targets': { 'dcm_lab.targets.Carry': ('targets.html#carry', 'dcm_lab/targets.py'),
                                  'dcm_lab.targets.Carry.active': ('targets.html#carry.active', 'dcm_lab/targets.py'),

@@ -16,10 +16,10 @@ from .evaluation import (METHODS, SEEDED, EvalConfig, evaluate_method, method_pr
                                 text_prefix_ids, shots_for, ANSWER_INSTRUCTION, FEW_SHOT)
 
 # %% auto #0
-__all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'ANSWER_COLUMNS', 'wikidata_relation', 'bigbench_json',
-           'closed_book_pool', 'screen_key', 'full_context_answers', 'screen_full_context', 'drop_reason',
-           'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'study_targets', 'study_diffuser',
-           'evaluate_arm', 'overlap_sentence', 'answer_record']
+__all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'ANSWER_COLUMNS', 'wikidata_relation', 'wikidata_question',
+           'bigbench_json', 'closed_book_pool', 'screen_key', 'full_context_answers', 'screen_full_context',
+           'drop_reason', 'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'study_targets',
+           'study_diffuser', 'evaluate_arm', 'overlap_sentence', 'answer_record']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -39,6 +39,13 @@ def wikidata_relation(prompt: str) -> str | None:
         if p.startswith(pre) and p.endswith(" is") and len(p) > len(pre) + 3: return WIKIDATA_PREFIXES[pre]
     return None
 
+def wikidata_question(prompt: str) -> str:
+    """A Wikidata completion prompt as the question it asks ("The religion of Bayezid II is" → "What is the religion of
+    Bayezid II?"): in the chat frame SmolLM2 repeats a bare statement prompt instead of completing it (0 of 46 answered)."""
+    p = prompt.strip()
+    if not (p.startswith("The ") and p.endswith(" is")): raise ValueError(f"not a 'The … is' Wikidata prompt: {prompt!r}")
+    return f"What is the {p[4:-3]}?"
+
 # %% ../nbs/70_study.ipynb #st000009
 def bigbench_json(name: str) -> dict:
     "One BIG-bench JSON (`BIGBENCH_FILES` name), extracted once from the archive into data/cache/bigbench/ (reading the 358 MB archive takes ~10 s)."
@@ -48,7 +55,7 @@ def bigbench_json(name: str) -> dict:
 
 def closed_book_pool(wikidata_json: dict | None = None, relations=STUDY_RELATIONS, seed: int = 0) -> tuple[dict, Counter]:
     """relation → its candidate pairs (relation in `topic`), each relation in a seeded order; and the counts left out by
-    reason. The lab's facts always; Wikidata prompts when `wikidata_json` is given."""
+    reason. The lab's facts always; Wikidata prompts, asked as questions (`wikidata_question`), when `wikidata_json` is given."""
     pool, skipped = defaultdict(list), Counter()
     for p in default_facts(seed=seed):
         rel = f"facts:{p.id.split('-')[0]}"
@@ -60,7 +67,7 @@ def closed_book_pool(wikidata_json: dict | None = None, relations=STUDY_RELATION
         r = wikidata_relation(ex["input"])
         if r is None: skipped["wikidata: no known relation template"] += 1; continue
         if f"wikidata:{r}" not in relations: skipped["wikidata: relation not chosen"] += 1; continue
-        pool[f"wikidata:{r}"].append(QAPair(f"wikidata-{i:05d}", ex["input"].strip(), t.strip(), topic=f"wikidata:{r}",
+        pool[f"wikidata:{r}"].append(QAPair(f"wikidata-{i:05d}", wikidata_question(ex["input"]), t.strip(), topic=f"wikidata:{r}",
                                             qtype="completion", source="wikidata"))
     out = {}
     for rel, ps in pool.items():
