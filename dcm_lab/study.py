@@ -16,10 +16,10 @@ from .evaluation import (METHODS, SEEDED, EvalConfig, evaluate_method, method_pr
                                 text_prefix_ids, shots_for, ANSWER_INSTRUCTION, FEW_SHOT)
 
 # %% auto #0
-__all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'ANSWER_COLUMNS', 'wikidata_relation', 'wikidata_question',
-           'bigbench_json', 'closed_book_pool', 'screen_key', 'full_context_answers', 'screen_full_context',
-           'drop_reason', 'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'study_targets',
-           'study_diffuser', 'evaluate_arm', 'overlap_sentence', 'answer_record']
+__all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_QUESTIONS', 'ANSWER_COLUMNS', 'wikidata_relation',
+           'wikidata_question', 'bigbench_json', 'closed_book_pool', 'screen_key', 'full_context_answers',
+           'screen_full_context', 'drop_reason', 'screen_select', 'context_pool', 'compression_ratio', 'split_study',
+           'study_targets', 'study_diffuser', 'evaluate_arm', 'overlap_sentence', 'answer_record']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -39,12 +39,25 @@ def wikidata_relation(prompt: str) -> str | None:
         if p.startswith(pre) and p.endswith(" is") and len(p) > len(pre) + 3: return WIKIDATA_PREFIXES[pre]
     return None
 
+WIKIDATA_QUESTIONS = {   # relation → a plain question about the subject {s}
+    "country_of_citizenship": "Which country is {s} a citizen of?", "native_language": "What is {s}'s native language?",
+    "religion": "Which religion does {s} follow?", "official_language": "Which language is official in {s}?",
+    "language_used_in": "Which language is spoken in {s}?", "language_of": "In which language is {s}?",
+    "instrument": "Which instrument does {s} play?", "sport": "Which sport does {s} play?", "eye_color": "What color are {s}'s eyes?",
+    "original_country": "Which country does {s} come from?", "capital": "What is the capital of {s}?",
+    "continent": "On which continent is {s}?", "genre": "Which music genre does {s} play?", "team_position": "Which position does {s} play?",
+    "country": "In which country is {s}?",
+}
+
 def wikidata_question(prompt: str) -> str:
-    """A Wikidata completion prompt as the question it asks ("The religion of Bayezid II is" → "What is the religion of
-    Bayezid II?"): in the chat frame SmolLM2 repeats a bare statement prompt instead of completing it (0 of 46 answered)."""
+    """A Wikidata completion prompt as a plain question ("The religion of Bayezid II is" → "Which religion does Bayezid II
+    follow?"): in the chat frame SmolLM2 repeats a bare statement prompt instead of completing it (0 of 46 answered), and
+    answers "What is the R of S?" with "the R of S is …" (3 of 156)."""
     p = prompt.strip()
-    if not (p.startswith("The ") and p.endswith(" is")): raise ValueError(f"not a 'The … is' Wikidata prompt: {prompt!r}")
-    return f"What is the {p[4:-3]}?"
+    for pre in sorted(WIKIDATA_PREFIXES, key=len, reverse=True):
+        if p.startswith(pre) and p.endswith(" is") and len(p) > len(pre) + 3:
+            return WIKIDATA_QUESTIONS[WIKIDATA_PREFIXES[pre]].format(s=p[len(pre):-3])
+    raise ValueError(f"no known Wikidata template fits {prompt!r}")
 
 # %% ../nbs/70_study.ipynb #st000009
 def bigbench_json(name: str) -> dict:
