@@ -11,8 +11,9 @@ import nbformat, papermill as pm
 from .core import reports_dir, atomic_write_json, atomic_write_bytes, run_record
 
 # %% auto #0
-__all__ = ['PIPELINE', 'PROFILES', 'parse_overrides', 'RunError', 'notebooks_dir', 'notebook_parameters', 'coerce_parameter',
-           'resolve_parameters', 'run_pipeline', 'write_index_html', 'compare_runs']
+__all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'PROFILE_NOTEBOOKS', 'parse_overrides', 'RunError', 'notebooks_dir',
+           'notebook_parameters', 'coerce_parameter', 'resolve_parameters', 'run_pipeline', 'answer_html',
+           'write_index_html', 'compare_runs']
 
 # %% ../nbs/90_runs.ipynb #d41862ec
 PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval", "50_tasks", "60_memory"]
@@ -37,6 +38,19 @@ def parse_overrides(items: list[str]) -> dict:
         try: out[k.strip()] = json.loads(v)
         except json.JSONDecodeError: out[k.strip()] = v
     return out
+
+# %% ../nbs/90_runs.ipynb #6d8ed2ee
+STUDY_SIZES = dict(   # the v1 study (70_study) on 2 CPU cores; aims at ≥ 500 closed-book items, but at cap 48 SmolLM2-135M answers only 220 of 1,148 screened (26 relations), ≥ 150 held out per arm
+    generator_name="smollm2", device="auto", study_arms="closed_book,context", study_K=4, study_wikidata=True, study_relations="",
+    study_cap=48, study_max_screen=200, study_min_rate=0.15, study_n_context=330, study_screen_context=False, study_held=150, study_held_context=0, study_min_ratio=16,
+    study_max_cond=128, study_restarts=1, study_max_steps=60, study_lr=1e-2, study_diff_steps=2000, study_diff_width=256,
+    study_diff_depth=4, study_diff_batch=64, study_seeds=3, study_distill_steps=40, study_sample_steps=25, study_chunk=128, study_seed=0)
+PROFILES["study"] = STUDY_SIZES
+PROFILES["gpu"] = {**PROFILES["gpu"], **{k: v for k, v in STUDY_SIZES.items() if k.startswith("study_")},   # the same study, scaled up
+                   **dict(study_cap=120, study_max_screen=800, study_min_rate=0.05, study_held=500, study_held_context=150,   # SQuAD dev holds 330 usable passages (one question each, ≤ 128 tokens)
+                          study_restarts=2, study_max_steps=200, study_diff_steps=20000, study_diff_width=512, study_diff_depth=6,
+                          study_diff_batch=256, study_seeds=5, study_distill_steps=200, study_chunk=256)}
+PROFILE_NOTEBOOKS = {"quickstart": PIPELINE, "study": ["70_study"], "gpu": PIPELINE + ["70_study"]}   # what `--profile` runs, in order
 
 # %% ../nbs/90_runs.ipynb #67d16c4b
 class RunError(ValueError): "A run that cannot do what was asked; raised before anything runs, the message says what to do."
@@ -105,7 +119,7 @@ def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, not
     """Execute the profile's notebooks into `reports/<run-id>/` and write its index; returns the run folder.
     Everything asked is checked first (`resolve_parameters`): a mistake raises `RunError` and writes nothing."""
     nbs_dir = Path(nbs_dir) if nbs_dir else notebooks_dir()
-    names = notebooks or [n for n in PIPELINE if (nbs_dir/f"{n}.ipynb").exists()]
+    names = notebooks or [n for n in PROFILE_NOTEBOOKS.get(profile, PIPELINE) if (nbs_dir/f"{n}.ipynb").exists()]
     per_nb = resolve_parameters(profile, dict(overrides or {}), names, nbs_dir)
     run_id = run_id or f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{profile}"
     run_dir = Path(out_root or reports_dir())/run_id
@@ -132,11 +146,28 @@ def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, not
         entry["figures"] = _figures(run_dir, name)
         print(f"[{run_id}] {name}: {entry['status']} in {entry['seconds']}s", flush=True)
     index["status"] = "ok" if all(e["status"] == "ok" for e in index["notebooks"]) else "failed"
+    if (run_dir/"answer.json").exists(): index["answer"] = json.loads((run_dir/"answer.json").read_text())   # the study's headline
     atomic_write_json(run_dir/"index.json", index); write_index_html(run_dir, index)
     return run_dir
 
+def _fmt(v) -> str:
+    if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v): return f"[{v[0]:.2f}, {v[1]:.2f}]"
+    if isinstance(v, float): return f"{v:.3g}"
+    return "–" if v is None else str(v)
+
+def answer_html(answer: dict) -> str:
+    "The study's answer (70_study's answer.json): per arm its sentence, then the retained-EM table with CIs and positions."
+    out = []
+    for a in answer.get("arms", []):
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in a["columns"])
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in a["rows"])
+        facts = ", ".join(f"{k} {html.escape(_fmt(a[k]))}" for k in ("screened", "screened_correct", "n_items", "relations", "n_train", "n_held", "n_held_unseen", "median_compression") if a.get(k) is not None)
+        out.append(f"<h2>{html.escape(a['arm'])}</h2><p><b>{html.escape(a['sentence'])}</b></p><p>{facts}</p>"
+                   f"<table border=1 cellpadding=4 style='border-collapse:collapse'><tr>{head}</tr>{body}</table>")
+    return "".join(out)
+
 def write_index_html(run_dir: Path, index: dict) -> Path:
-    "A self-contained page: each notebook's status, time, parameters, figures and executed notebook."
+    "A self-contained page: the study's answer when the run has one, then each notebook's status, time, parameters, figures and executed notebook."
     rows = []
     for e in index["notebooks"]:
         colour = {"ok": "#2a7", "failed": "#c33"}.get(e["status"], "#888")
@@ -148,7 +179,7 @@ def write_index_html(run_dir: Path, index: dict) -> Path:
                     f"<td>{nb} {figs}</td></tr><tr><td colspan=5>{err}</td></tr>")
     page = (f"<html><head><meta charset='utf-8'><title>dcm_lab run {index['run_id']}</title></head><body style='font-family:sans-serif'>"
             f"<h1>dcm_lab run {html.escape(index['run_id'])}</h1><p>profile <b>{index['profile']}</b> · status <b>{index['status']}</b>"
-            f" · commit {index.get('commit')} · {index.get('time')}</p><table border=1 cellpadding=4 style='border-collapse:collapse'>"
+            f" · commit {index.get('commit')} · {index.get('time')}</p>{answer_html(index['answer']) if index.get('answer') else ''}<table border=1 cellpadding=4 style='border-collapse:collapse'>"
             f"<tr><th>notebook</th><th>status</th><th>s</th><th>parameters</th><th>outputs</th></tr>{''.join(rows)}</table></body></html>")
     return atomic_write_bytes(run_dir/"index.html", page.encode())
 
