@@ -9,13 +9,13 @@ import math, itertools, time, dataclasses
 import numpy as np, torch, torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from .generator import Generator
-from .targets import Targets, TargetConfig, TargetOptimizer, Item, Segment, greedy_and_baseline
+from .targets import Targets, TargetConfig, TargetOptimizer, Item, Segment, greedy_and_baseline, ensure_targets
 
 # %% auto #0
 __all__ = ['PUBLISHED', 'success_rate', 'slot_cosine', 'matched_cosine', 'landscape', 'token_spacing', 'manifold_distance',
            'knn_agreement', 'project_2d', 'heterogeneity', 'capacity_curve', 'capacity_summary', 'squad_passages',
            'prefix_text', 'capacity_run', 'horizon_table', 'capacity_table', 'question_features', 'answer_fit',
-           'learnability', 'exactness_table', 'ridge_warm', 'compare_inits']
+           'learnability', 'exactness_table', 'ridge_warm', 'init_comparison']
 
 # %% ../nbs/21_diagnostics.ipynb #2d68f043
 def success_rate(t: Targets) -> dict:
@@ -275,20 +275,19 @@ def ridge_warm(gen: Generator, t: Targets, train: list[int]) -> tuple:
     m = RidgeCV(alphas=np.logspace(-4, 3, 15)).fit(X[train], C[train].flatten(1).numpy())
     return t.ids, torch.tensor(m.predict(X), dtype=torch.float32).reshape(C.shape)
 
-def compare_inits(gen: Generator, pairs: list, cfg: TargetConfig, inits: list[str], progressive: list[int], train: list[int],
+def init_comparison(gen: Generator, pairs: list, cfg: TargetConfig, inits: list[str], progressive: list[int], train: list[int],
                   held: list[int], dataset: str = "data", base: Targets | None = None, progress: bool = False) -> "pd.DataFrame":
     """Every init × progressive setting on the same pairs (targets cached by config): cost (mean steps), greedy vs
     teacher-forced exactness, mean greedy-exact fraction of the targets, the learnability row and effective rank.
     `warm` starts from `ridge_warm` of `base` (the first init's targets when not given)."""
     import pandas as pd
-    from .targets import ensure_targets
     rows, first = [], base
     for init_ in inits:
         for p in progressive:
             c = dataclasses.replace(cfg, init=init_, progressive=p, stop_loss=0.0 if p else cfg.stop_loss)
             warm = None
             if init_ == "warm":
-                if first is None: raise ValueError("compare_inits: 'warm' needs base targets (pass base=, or list another init first)")
+                if first is None: raise ValueError("init_comparison: 'warm' needs base targets (pass base=, or list another init first)")
                 warm = ridge_warm(gen, first, train)
             t_i, _ = ensure_targets(gen, pairs, c, "", dataset, progress=progress, warm=warm)
             if first is None: first = t_i
