@@ -216,8 +216,8 @@ def read_tar_json(archive: str | Path, member_suffix: str) -> dict:
     "Read one JSON file (matched by path suffix) from the bigbench source: a .tar.gz (read in place) or its unpacked tree."
     archive = Path(archive)
     if archive.is_dir():
-        hit = archive/member_suffix
-        if hit.is_file(): return json.loads(hit.read_text())
+        hits = [archive/member_suffix] if (archive/member_suffix).is_file() else sorted(archive.glob(f"**/{member_suffix}"))
+        if hits: return json.loads(hits[0].read_text())
         raise DataError(f"{member_suffix} not found in {archive}")
     with tarfile.open(archive) as tf:
         for m in tf:
