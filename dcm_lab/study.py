@@ -17,9 +17,10 @@ from .evaluation import (METHODS, SEEDED, EvalConfig, evaluate_method, method_pr
 
 # %% auto #0
 __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_QUESTIONS', 'ANSWER_COLUMNS', 'wikidata_relation',
-           'wikidata_question', 'bigbench_json', 'closed_book_pool', 'screen_key', 'full_context_answers',
-           'screen_full_context', 'drop_reason', 'screen_select', 'context_pool', 'compression_ratio', 'split_study',
-           'study_targets', 'study_diffuser', 'evaluate_arm', 'overlap_sentence', 'answer_record']
+           'wikidata_template', 'wikidata_question', 'bigbench_json', 'closed_book_pool', 'screen_key',
+           'full_context_answers', 'screen_full_context', 'drop_reason', 'screen_select', 'context_pool',
+           'compression_ratio', 'split_study', 'study_targets', 'study_diffuser', 'evaluate_arm', 'overlap_sentence',
+           'answer_record']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -34,9 +35,14 @@ STUDY_RELATIONS = tuple(f"facts:{r}" for r in FACT_RELATIONS) + tuple(f"wikidata
 
 def wikidata_relation(prompt: str) -> str | None:
     "The relation of a Wikidata prompt (None when no known template fits or nothing follows it)."
+    m = wikidata_template(prompt)
+    return m and m[0]
+
+def wikidata_template(prompt: str) -> tuple[str, str] | None:
+    "(relation, subject) of a Wikidata prompt: the longest known prefix, ' is' at the end, a subject between; else None."
     p = prompt.strip()
     for pre in sorted(WIKIDATA_PREFIXES, key=len, reverse=True):
-        if p.startswith(pre) and p.endswith(" is") and len(p) > len(pre) + 3: return WIKIDATA_PREFIXES[pre]
+        if p.startswith(pre) and p.endswith(" is") and len(p) > len(pre) + 3: return WIKIDATA_PREFIXES[pre], p[len(pre):-3]
     return None
 
 WIKIDATA_QUESTIONS = {   # relation → a plain question about the subject {s}
@@ -53,10 +59,7 @@ def wikidata_question(prompt: str) -> str:
     """A Wikidata completion prompt as a plain question ("The religion of Bayezid II is" → "Which religion does Bayezid II
     follow?"): in the chat frame SmolLM2 repeats a bare statement prompt instead of completing it (0 of 46 answered), and
     answers "What is the R of S?" with "the R of S is …" (3 of 156)."""
-    p = prompt.strip()
-    for pre in sorted(WIKIDATA_PREFIXES, key=len, reverse=True):
-        if p.startswith(pre) and p.endswith(" is") and len(p) > len(pre) + 3:
-            return WIKIDATA_QUESTIONS[WIKIDATA_PREFIXES[pre]].format(s=p[len(pre):-3])
+    if m := wikidata_template(prompt): return WIKIDATA_QUESTIONS[m[0]].format(s=m[1])
     raise ValueError(f"no known Wikidata template fits {prompt!r}")
 
 # %% ../nbs/70_study.ipynb #st000009
