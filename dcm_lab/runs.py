@@ -19,12 +19,17 @@ __all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'PROFILE_NOTEBOOKS', 'parse_ov
 PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval", "50_tasks", "60_memory"]
 
 PROFILES = {
-    "quickstart": dict(generator_name="smollm2", device="auto", dataset="facts", n_pairs=8, K=4, restarts=2, max_steps=60,
+    # a first look that ends within 12 min on 2 CPU cores from a fresh clone: every phase at toy size; the init comparison
+    # and the published capacity tables (21) are left to the gpu profile and benchmarks/capacity_tables.py
+    "quickstart": dict(generator_name="smollm2", device="auto", dataset="facts", n_pairs=6, K=4, restarts=2, max_steps=60,
                        lr=1e-2, n_kb=1, kb_steps=12, diff_steps=400, relation="continent", relation_pairs=12, capacity_lengths="4,8", capacity_K="2",
-                       umap=False, eval_seeds=1, n_transfer=1, sweep_K="2", n_sweep=2, sweep_steps=30, n_probe=4, distill_steps=10,
-                       n_sudoku=2, n_arc=1, encoder_steps=150, query_draws=4, stream_settings="10:1.0,5:1.0,5:0.5"),
+                       capacity_texts=1, compare_inits="", pc_texts=0,
+                       umap=False, eval_seeds=1, n_transfer=1, sweep_K="2", n_sweep=1, sweep_steps=30, n_probe=2, distill_steps=10,
+                       n_sudoku=1, n_arc=1, encoder_steps=100, query_draws=4, stream_settings="5:1.0,5:0.5"),
     "gpu": dict(generator_name="smollm2", device="cuda", dataset="facts", n_pairs=1000, K=4, restarts=4, max_steps=400,
-                lr=1e-2, n_kb=40, kb_steps=400, diff_steps=20000, relation="", capacity_lengths="8,16,32,64", capacity_K="1,2,4,8", compare_inits="randn,vocab,mean",
+                lr=1e-2, n_kb=40, kb_steps=400, diff_steps=20000, relation="", capacity_lengths="8,16,32,64", capacity_K="1,2,4,8",
+                compare_inits="randn,vocab,mean,question,question_first,warm", compare_progressive="0,1",
+                pc_texts=50, pc_tokens=64, pc_K="1,2,4,8", pc_steps=3000,   # the papers' size: 50 SQuAD passages of 64 tokens per point
                 umap=True, eval_seeds=3, n_transfer=200, sweep_K="1,2,8,16", n_sweep=200, sweep_restarts=2, distill_steps=200,
                 n_sudoku=200, n_arc=100, task_restarts=2, encoder_steps=3000, query_draws=8),
 }
