@@ -5,9 +5,9 @@ steps with ≈ 0 greedy; progressive horizon 29 greedy-exact tokens) and Crammin
 from the bigbench archive, with Progressive Cramming's recipe (AdamW lr 0.1, betas 0.9/0.9, cosine with warmup, init
 N(0, 0.02)). Writes <out>/capacity-tables.json (config, both tables, every row) and prints the tables.
 
-    flock /tmp/dcm-heavy.lock python benchmarks/capacity_tables.py --texts 2 --full-steps 300 --prog-steps 300 --out reports/capacity-cpu
+    python benchmarks/capacity_tables.py --texts 2 --full-steps 300 --prog-steps 300 --out benchmarks/results/capacity-cpu
 """
-import argparse, dataclasses, json, time
+import argparse, dataclasses, datetime, json, platform, sys, time
 from pathlib import Path
 import pandas as pd, torch
 from dcm_lab.generator import load_generator
@@ -46,7 +46,8 @@ print(ht.to_string(index=False)); print(ct.to_string(index=False))
 print(pd.concat([full.assign(mode="full"), pr.assign(mode="progressive")]).drop(columns=["seconds_per_K"]).to_string(index=False))
 out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
 atomic_write_json(out/"capacity-tables.json", nan_to_none(dict(
-    args=vars(a), full_config=dataclasses.asdict(base), progressive_config=dataclasses.asdict(prog), published=PUBLISHED,
+    command="python " + " ".join(sys.argv), machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, {a.device}",
+    date=datetime.date.today().isoformat(), args=vars(a), full_config=dataclasses.asdict(base), progressive_config=dataclasses.asdict(prog), published=PUBLISHED,
     seconds=dict(full=t_full, progressive=t_prog), texts=texts, horizon_table=ht.to_dict("records"),
     capacity_table=ct.to_dict("records"), rows=pd.concat([full.assign(mode="full"), pr.assign(mode="progressive")]).to_dict("records"))))
 print("wrote", out/"capacity-tables.json")

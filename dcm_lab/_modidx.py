@@ -63,6 +63,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'dcm_lab.diagnostics.init_comparison': ('diagnostics.html#init_comparison', 'dcm_lab/diagnostics.py'),
                                      'dcm_lab.diagnostics.knn_agreement': ('diagnostics.html#knn_agreement', 'dcm_lab/diagnostics.py'),
                                      'dcm_lab.diagnostics.landscape': ('diagnostics.html#landscape', 'dcm_lab/diagnostics.py'),
+                                     'dcm_lab.diagnostics.learn_split': ('diagnostics.html#learn_split', 'dcm_lab/diagnostics.py'),
                                      'dcm_lab.diagnostics.learnability': ('diagnostics.html#learnability', 'dcm_lab/diagnostics.py'),
                                      'dcm_lab.diagnostics.manifold_distance': ( 'diagnostics.html#manifold_distance',
                                                                                 'dcm_lab/diagnostics.py'),

@@ -15,7 +15,7 @@ from .targets import Targets, TargetConfig, TargetOptimizer, Item, Segment, gree
 __all__ = ['PUBLISHED', 'success_rate', 'slot_cosine', 'matched_cosine', 'landscape', 'token_spacing', 'manifold_distance',
            'knn_agreement', 'project_2d', 'heterogeneity', 'capacity_curve', 'capacity_summary', 'squad_passages',
            'prefix_text', 'capacity_run', 'horizon_table', 'capacity_table', 'question_features', 'answer_fit',
-           'learnability', 'exactness_table', 'ridge_warm', 'init_comparison']
+           'learnability', 'learn_split', 'exactness_table', 'ridge_warm', 'init_comparison']
 
 # %% ../nbs/21_diagnostics.ipynb #2d68f043
 def success_rate(t: Targets) -> dict:
@@ -250,6 +250,14 @@ def learnability(gen: Generator, t: Targets, train: list[int], held: list[int], 
         f = answer_fit(gen, c, answers, mode)
         out[f"{name}_a_loss"], out[f"{name}_a_exact"] = f["loss"].mean().item(), f["exact"].float().mean().item()
     return out
+
+# %% ../nbs/21_diagnostics.ipynb #bf13669f
+def learn_split(ids: list, seed: int = 0, held_frac: float = 0.25) -> tuple[list[int], list[int]]:
+    "Rows (train, held) for the learnability diagnostics: `held_frac` of them (at least one) held out, chosen by id, not by row order."
+    from dcm_lab.core import stable_seed
+    order = sorted(range(len(ids)), key=lambda i: stable_seed(seed, ids[i]))
+    n_held = max(1, int(len(order) * held_frac))
+    return sorted(order[n_held:]), sorted(order[:n_held])
 
 # %% ../nbs/21_diagnostics.ipynb #33f0b79e
 def exactness_table(t: Targets) -> "pd.DataFrame":
