@@ -251,6 +251,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'dcm_lab.runs._fmt': ('runs.html#_fmt', 'dcm_lab/runs.py'),
                               'dcm_lab.runs._to_html': ('runs.html#_to_html', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.answer_html': ('runs.html#answer_html', 'dcm_lab/runs.py'),
+                              'dcm_lab.runs.answer_markdown': ('runs.html#answer_markdown', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.coerce_parameter': ('runs.html#coerce_parameter', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.compare_runs': ('runs.html#compare_runs', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.notebook_parameters': ('runs.html#notebook_parameters', 'dcm_lab/runs.py'),

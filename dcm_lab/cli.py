@@ -4,7 +4,7 @@
 
 # %% ../nbs/91_cli.ipynb #43812753
 from __future__ import annotations
-import argparse, sys
+import argparse, json, sys
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--only", nargs="*", help="run only these notebooks (e.g. 20_targets)")
     c = sub.add_parser("compare", help="two runs' summaries side by side → compare.html")
     c.add_argument("run_a"); c.add_argument("run_b"); c.add_argument("--out", default=None)
+    a = sub.add_parser("answer", help="a study run's answer (answer.json) as Markdown tables")
+    a.add_argument("run")
     d = sub.add_parser("data", help="datasets")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
     f = dsub.add_parser("fetch", help="fetch a dataset into data/cache/"); f.add_argument("name")
@@ -29,7 +31,6 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.cmd == "run":
         from dcm_lab.runs import run_pipeline, parse_overrides
-        import json
         try: run_dir = run_pipeline(args.profile, parse_overrides(args.param), notebooks=args.only)
         except ValueError as e:                      # RunError and bad -p syntax: refused before anything ran
             print(f"dcm-lab run: error: {e}", file=sys.stderr); return 2
@@ -42,6 +43,12 @@ def main(argv=None) -> int:
         out = args.out or str(Path(args.run_b)/f"compare-{Path(args.run_a).name}.html")
         df = compare_runs(args.run_a, args.run_b, out)
         print(df.to_string(index=False, max_rows=60)); print(f"→ {out}"); return 0
+    if args.cmd == "answer":
+        from pathlib import Path
+        from dcm_lab.runs import answer_markdown
+        f = Path(args.run)/"answer.json"
+        if not f.exists(): print(f"dcm-lab answer: error: no {f}: run `dcm-lab run --profile study` first", file=sys.stderr); return 2
+        print(answer_markdown(json.loads(f.read_text())), end=""); return 0
     from dcm_lab.data import fetch, DATASETS
     if args.data_cmd == "list": print("\n".join(DATASETS + ("bigbench",))); return 0
     print(fetch(args.name)); return 0

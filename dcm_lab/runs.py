@@ -13,7 +13,7 @@ from .core import reports_dir, atomic_write_json, atomic_write_bytes, run_record
 # %% auto #0
 __all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'PROFILE_NOTEBOOKS', 'parse_overrides', 'RunError', 'notebooks_dir',
            'notebook_parameters', 'coerce_parameter', 'resolve_parameters', 'run_pipeline', 'answer_html',
-           'write_index_html', 'compare_runs']
+           'answer_markdown', 'write_index_html', 'compare_runs']
 
 # %% ../nbs/90_runs.ipynb #d41862ec
 PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval", "50_tasks", "60_memory"]
@@ -166,10 +166,22 @@ def answer_html(answer: dict) -> str:
     for a in answer.get("arms", []):
         head = "".join(f"<th>{html.escape(c)}</th>" for c in a["columns"])
         body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in a["rows"])
-        facts = ", ".join(f"{k} {html.escape(_fmt(a[k]))}" for k in ("screened", "screened_correct", "n_items", "relations", "n_train", "n_held", "n_held_unseen", "median_compression") if a.get(k) is not None)
+        facts = ", ".join(f"{k} {html.escape(_fmt(a[k]))}" for k in _FACTS if a.get(k) is not None)
         out.append(f"<h2>{html.escape(a['arm'])}</h2><p><b>{html.escape(a['sentence'])}</b></p><p>{facts}</p>"
                    f"<table border=1 cellpadding=4 style='border-collapse:collapse'><tr>{head}</tr>{body}</table>")
     return "".join(out)
+
+_FACTS = ("screened", "screened_correct", "n_items", "relations", "n_train", "n_held", "n_held_unseen", "median_compression")
+
+def answer_markdown(answer: dict) -> str:
+    "The same answer as a Markdown table per arm (for a README or a paper draft): the sentence, the counts, then the rows."
+    out = []
+    for a in answer.get("arms", []):
+        facts = ", ".join(f"{k} {_fmt(a[k])}" for k in _FACTS if a.get(k) is not None)
+        rows = ["| " + " | ".join(a["columns"]) + " |", "|" + "---|" * len(a["columns"])]
+        rows += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in a["rows"]]
+        out.append(f"**{a['arm']}** ({facts})\n\n{a['sentence']}\n\n" + "\n".join(rows))
+    return "\n\n".join(out) + "\n"
 
 def write_index_html(run_dir: Path, index: dict) -> Path:
     "A self-contained page: the study's answer when the run has one, then each notebook's status, time, parameters, figures and executed notebook."
