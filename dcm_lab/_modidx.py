@@ -259,6 +259,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'dcm_lab.runs.parse_overrides': ('runs.html#parse_overrides', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.resolve_parameters': ('runs.html#resolve_parameters', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.run_pipeline': ('runs.html#run_pipeline', 'dcm_lab/runs.py'),
+                              'dcm_lab.runs.slowest_cells': ('runs.html#slowest_cells', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.write_index_html': ('runs.html#write_index_html', 'dcm_lab/runs.py')},
             'dcm_lab.study': { 'dcm_lab.study._digest': ('study.html#_digest', 'dcm_lab/study.py'),
                                'dcm_lab.study._fmt_ci': ('study.html#_fmt_ci', 'dcm_lab/study.py'),

@@ -12,8 +12,8 @@ from .core import reports_dir, atomic_write_json, atomic_write_bytes, run_record
 
 # %% auto #0
 __all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'PROFILE_NOTEBOOKS', 'parse_overrides', 'RunError', 'notebooks_dir',
-           'notebook_parameters', 'coerce_parameter', 'resolve_parameters', 'run_pipeline', 'answer_html',
-           'answer_markdown', 'write_index_html', 'compare_runs']
+           'notebook_parameters', 'coerce_parameter', 'resolve_parameters', 'slowest_cells', 'run_pipeline',
+           'answer_html', 'answer_markdown', 'write_index_html', 'compare_runs']
 
 # %% ../nbs/90_runs.ipynb #d41862ec
 PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval", "50_tasks", "60_memory"]
@@ -111,6 +111,14 @@ def _figures(run_dir: Path, name: str) -> list[str]:
     d = run_dir/"figures"
     return sorted(str(p.relative_to(run_dir)) for p in d.glob(f"{name}*")) if d.exists() else []
 
+def slowest_cells(nb_file: Path, n: int = 5) -> list[dict]:
+    "Where an executed notebook's time went: its `n` slowest code cells (papermill's per-cell durations), slowest first."
+    if not Path(nb_file).exists(): return []
+    cells = [dict(cell=i, seconds=round(c.metadata.get("papermill", {}).get("duration") or 0.0, 1),
+                  first_line=next((l for l in c.source.splitlines() if l.strip() and not l.startswith("#|")), "")[:80])
+             for i, c in enumerate(nbformat.read(str(nb_file), as_version=4).cells) if c.cell_type == "code"]
+    return sorted(cells, key=lambda d: -d["seconds"])[:n]
+
 def _to_html(nb_file: Path) -> Path | None:
     try:
         from nbconvert import HTMLExporter
@@ -149,6 +157,7 @@ def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, not
         entry["seconds"] = round(time.time() - t0, 1)
         entry["html"] = str(h.relative_to(run_dir)) if dst.exists() and (h := _to_html(dst)) else None
         entry["figures"] = _figures(run_dir, name)
+        entry["slowest_cells"] = slowest_cells(dst)
         print(f"[{run_id}] {name}: {entry['status']} in {entry['seconds']}s", flush=True)
     index["status"] = "ok" if all(e["status"] == "ok" for e in index["notebooks"]) else "failed"
     if (run_dir/"answer.json").exists(): index["answer"] = json.loads((run_dir/"answer.json").read_text())   # the study's headline
@@ -191,6 +200,8 @@ def write_index_html(run_dir: Path, index: dict) -> Path:
         figs = " ".join(f"<a href='{html.escape(f)}'>{html.escape(Path(f).name)}</a>" for f in e.get("figures", []))
         nb = f"<a href='{html.escape(e['html'])}'>notebook</a>" if e.get("html") else ""
         err = f"<pre>{html.escape(e['error'])}</pre>" if e.get("error") else ""
+        err += "<small>slowest cells: " + "; ".join(f"{x['cell']} ({x['seconds']} s) <code>{html.escape(x['first_line'])}</code>"
+                                                     for x in e.get("slowest_cells", [])[:3]) + "</small>" if e.get("slowest_cells") else ""
         rows.append(f"<tr><td>{html.escape(e['name'])}</td><td style='color:{colour}'><b>{e['status']}</b></td>"
                     f"<td>{e.get('seconds', '')}</td><td><code>{html.escape(json.dumps(e['parameters']))}</code></td>"
                     f"<td>{nb} {figs}</td></tr><tr><td colspan=5>{err}</td></tr>")
