@@ -264,6 +264,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'dcm_lab.study': { 'dcm_lab.study._digest': ('study.html#_digest', 'dcm_lab/study.py'),
                                'dcm_lab.study._fmt_ci': ('study.html#_fmt_ci', 'dcm_lab/study.py'),
                                'dcm_lab.study._item_hash': ('study.html#_item_hash', 'dcm_lab/study.py'),
+                               'dcm_lab.study.answer_prior': ('study.html#answer_prior', 'dcm_lab/study.py'),
                                'dcm_lab.study.answer_record': ('study.html#answer_record', 'dcm_lab/study.py'),
                                'dcm_lab.study.bigbench_json': ('study.html#bigbench_json', 'dcm_lab/study.py'),
                                'dcm_lab.study.closed_book_pool': ('study.html#closed_book_pool', 'dcm_lab/study.py'),

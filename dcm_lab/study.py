@@ -19,8 +19,8 @@ from .evaluation import (METHODS, SEEDED, EvalConfig, evaluate_method, method_pr
 __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_QUESTIONS', 'ANSWER_COLUMNS', 'wikidata_relation',
            'wikidata_template', 'wikidata_question', 'bigbench_json', 'closed_book_pool', 'screen_key',
            'full_context_answers', 'screen_full_context', 'drop_reason', 'screen_select', 'context_pool',
-           'compression_ratio', 'split_study', 'study_targets', 'study_diffuser', 'evaluate_arm', 'overlap_sentence',
-           'answer_record']
+           'compression_ratio', 'split_study', 'study_targets', 'study_diffuser', 'evaluate_arm', 'answer_prior',
+           'overlap_sentence', 'answer_record']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -247,6 +247,32 @@ def evaluate_arm(gen, held: list, ecfg: EvalConfig, seeds: int, c_star: torch.Te
             try: atomic_write_json(f, r)
             except ValueError: pass                                                         # a NaN figure: not cached, recomputed next time
         out.append(r)
+    return out
+
+# %% ../nbs/70_study.ipynb #fd5b2d8f
+def answer_prior(train: list, held: list, K: int = 4) -> dict:
+    """The answer prior as a result of `evaluate_method`'s shape: each held-out item answered with the most frequent
+    (normalised) training answer of its `topic`, or of all training items when its topic has none; 0 positions (it feeds
+    the Generator nothing). Ties go to the answer seen first in training order."""
+    from .metrics import bootstrap_ci
+    def top(ps):
+        c = Counter(normalize_answer(p.answer) for p in ps)
+        first = {}
+        for p in ps: first.setdefault(normalize_answer(p.answer), p.answer)
+        return first[max(c, key=lambda a: (c[a], -list(first).index(a)))] if ps else ""
+    by = defaultdict(list)
+    for p in train: by[p.topic].append(p)
+    overall = top(train)
+    preds = [top(by[p.topic]) if by.get(p.topic) else overall for p in held]
+    golds = [p.answer for p in held]
+    per = per_example(preds, golds)
+    out = dict(method="answer_prior", K=K, n=len(held), seeds=1, positions=0.0, frame_positions=0.0, example=preds[0] if preds else "", notes={})
+    for k in ("em", "em_strict", "f1", "contained", "bleu"):
+        out[k], *ci = bootstrap_ci(per[k]); out[f"{k}_ci"] = tuple(ci); out[f"{k}_seed_std"] = 0.0
+    out.update(loss=math.nan, loss_ci=(math.nan, math.nan), loss_seed_std=0.0,
+               items={**{k: [float(v) for v in per[k]] for k in ("em", "em_strict", "f1", "contained")}, "loss": [math.nan] * len(held)},
+               ids=[p.id for p in held], preds=preds, answers=[extract_answer(t, g) for t, g in zip(preds, golds)],
+               item_positions=[0] * len(held), item_frame_positions=[0] * len(held), prefix_lengths=[0] * len(held))
     return out
 
 # %% ../nbs/70_study.ipynb #st000027
