@@ -11,7 +11,7 @@ import numpy as np, torch
 from tqdm.auto import tqdm
 from .core import cache_dir, atomic_write_json, atomic_write_bytes, read_json, stable_seed, run_record, write_manifest
 from .data import QAPair, default_facts, validate_pairs, fetch_bigbench, read_tar_json, BIGBENCH_FILES, save_jsonl
-from .metrics import normalize_answer, extract_answer, per_example
+from .metrics import normalize_answer, extract_answer, per_example, bootstrap_ci
 from .evaluation import (METHODS, SEEDED, EvalConfig, evaluate_method, method_prefixes, retained_table, answer_frame, prompt_text,
                                 text_prefix_ids, shots_for, ANSWER_INSTRUCTION, FEW_SHOT)
 
@@ -254,7 +254,6 @@ def answer_prior(train: list, held: list, K: int = 4) -> dict:
     """The answer prior as a result of `evaluate_method`'s shape: each held-out item answered with the most frequent
     (normalised) training answer of its `topic`, or of all training items when its topic has none; 0 positions (it feeds
     the Generator nothing). Ties go to the answer seen first in training order."""
-    from .metrics import bootstrap_ci
     def top(ps):
         c = Counter(normalize_answer(p.answer) for p in ps)
         first = {}
