@@ -101,9 +101,14 @@ def nan_to_none(o):
     return o
 
 # %% ../nbs/00_core.ipynb #cbd6ee16
-def git_commit() -> str | None:
-    try: return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=lab_root(), capture_output=True, text=True, timeout=5).stdout.strip() or None
+def git_commit(root=None) -> str | None:
+    "The checkout's short commit, with `+dirty` when tracked files differ from it (the code that ran is not that commit); None outside git."
+    git = lambda *a: subprocess.run(["git", *a], cwd=root or lab_root(), capture_output=True, text=True, timeout=5).stdout.strip()
+    try: head = git("rev-parse", "--short", "HEAD")
     except Exception: return None
+    if not head: return None
+    try: return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except Exception: return head
 
 def run_record(cfg=None, **extra) -> dict:
     "Config (as a dict), versions, commit and time: saved beside every result."
