@@ -254,11 +254,11 @@ def answer_prior(train: list, held: list, K: int = 4) -> dict:
     """The answer prior as a result of `evaluate_method`'s shape: each held-out item answered with the most frequent
     (normalised) training answer of its `topic`, or of all training items when its topic has none; 0 positions (it feeds
     the Generator nothing). Ties go to the answer seen first in training order."""
-    def top(ps):
-        c = Counter(normalize_answer(p.answer) for p in ps)
+    def top(ps):                                                     # most_common keeps first-seen order among ties
+        if not ps: return ""
         first = {}
         for p in ps: first.setdefault(normalize_answer(p.answer), p.answer)
-        return first[max(c, key=lambda a: (c[a], -list(first).index(a)))] if ps else ""
+        return first[Counter(normalize_answer(p.answer) for p in ps).most_common(1)[0][0]]
     by = defaultdict(list)
     for p in train: by[p.topic].append(p)
     overall = top(train)
