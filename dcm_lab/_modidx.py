@@ -76,6 +76,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'dcm_lab.diagnostics.slot_cosine': ('diagnostics.html#slot_cosine', 'dcm_lab/diagnostics.py'),
                                      'dcm_lab.diagnostics.squad_passages': ('diagnostics.html#squad_passages', 'dcm_lab/diagnostics.py'),
                                      'dcm_lab.diagnostics.success_rate': ('diagnostics.html#success_rate', 'dcm_lab/diagnostics.py'),
+                                     'dcm_lab.diagnostics.target_lens': ('diagnostics.html#target_lens', 'dcm_lab/diagnostics.py'),
                                      'dcm_lab.diagnostics.token_spacing': ('diagnostics.html#token_spacing', 'dcm_lab/diagnostics.py')},
             'dcm_lab.diffusion': { 'dcm_lab.diffusion.CheckpointError': ('diffusion.html#checkpointerror', 'dcm_lab/diffusion.py'),
                                    'dcm_lab.diffusion.Diffuser': ('diffusion.html#diffuser', 'dcm_lab/diffusion.py'),

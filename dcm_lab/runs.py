@@ -21,11 +21,11 @@ PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_
 PROFILES = {
     # a first look at every phase at toy size (aimed at 12 min; measured 13 min 26 s from a fresh clone on 2 CPU cores, install included); the init comparison
     # and the published capacity tables (21) are left to the gpu profile and benchmarks/capacity_tables.py
-    "quickstart": dict(generator_name="smollm2", device="auto", dataset="facts", n_pairs=4, K=4, restarts=2, max_steps=60,
-                       lr=1e-2, n_kb=1, kb_steps=8, diff_steps=400, relation="continent", relation_pairs=12, capacity_lengths="4,8", capacity_K="2",
+    "quickstart": dict(generator_name="smollm2", device="auto", dataset="facts", n_pairs=4, K=4, restarts=2, max_steps=50,
+                       lr=1e-2, n_kb=1, kb_steps=6, diff_steps=400, relation="continent", relation_pairs=8, capacity_lengths="4,8", capacity_K="2",
                        capacity_texts=1, compare_inits="", pc_texts=0,
-                       umap=False, eval_seeds=1, n_transfer=1, sweep_K="2", n_sweep=1, sweep_steps=20, n_probe=2, distill_steps=10,
-                       n_sudoku=1, n_arc=1, encoder_steps=100, query_draws=4, stream_settings="5:1.0,5:0.5"),
+                       umap=False, eval_seeds=1, n_transfer=1, sweep_K="2", n_sweep=1, sweep_steps=10, n_probe=2, distill_steps=10,
+                       n_sudoku=1, task_steps=30, n_arc=1, encoder_steps=100, query_draws=4, stream_settings="3:1.0,3:0.5"),
     "gpu": dict(generator_name="smollm2", device="cuda", dataset="facts", n_pairs=1000, K=4, restarts=4, max_steps=400,
                 lr=1e-2, n_kb=40, kb_steps=400, diff_steps=20000, relation="", capacity_lengths="8,16,32,64", capacity_K="1,2,4,8",
                 compare_inits="randn,vocab,mean,question,question_first,warm", compare_progressive="0,1",
