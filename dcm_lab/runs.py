@@ -19,7 +19,8 @@ __all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'PROFILE_NOTEBOOKS', 'parse_ov
 PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval", "50_tasks", "60_memory"]
 
 PROFILES = {
-    # a first look at every phase at toy size (aimed at 12 min; measured 13 min 26 s from a fresh clone on 2 CPU cores, install included); the init comparison
+    # a first look at every phase at toy size (at most 12 min: measured 11 min 23 s from a fresh clone on 2 CPU cores, install included; the puzzles' Phase 1a is
+    # capped at 30 steps, short of the ~60 a 4×4 Sudoku needs); the init comparison
     # and the published capacity tables (21) are left to the gpu profile and benchmarks/capacity_tables.py
     "quickstart": dict(generator_name="smollm2", device="auto", dataset="facts", n_pairs=4, K=4, restarts=2, max_steps=50,
                        lr=1e-2, n_kb=1, kb_steps=6, diff_steps=400, relation="continent", relation_pairs=8, capacity_lengths="4,8", capacity_K="2",
