@@ -131,6 +131,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'dcm_lab.evaluation.evaluate_method': ('eval.html#evaluate_method', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation.evaluate_methods': ('eval.html#evaluate_methods', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation.method_prefixes': ('eval.html#method_prefixes', 'dcm_lab/evaluation.py'),
+                                    'dcm_lab.evaluation.method_result': ('eval.html#method_result', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation.mi_proxy': ('eval.html#mi_proxy', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation.min_k_table': ('eval.html#min_k_table', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation.mode_separation': ('eval.html#mode_separation', 'dcm_lab/evaluation.py'),

@@ -18,8 +18,8 @@ from .phase2 import score_prefixes
 # %% auto #0
 __all__ = ['METHODS', 'TEXT_METHODS', 'SEEDED', 'ANSWER_INSTRUCTION', 'FEW_SHOT', 'TABLE_COLUMNS', 'EvalConfig', 'prompt_text',
            'shots_for', 'answer_frame', 'text_prefix_ids', 'teacher_logprobs', 'distill_content', 'method_prefixes',
-           'evaluate_method', 'evaluate_methods', 'retained_table', 'distill_kl', 'mi_proxy', 'min_k_table',
-           'mode_separation', 'slot_intervention', 'attention_entropy']
+           'method_result', 'evaluate_method', 'evaluate_methods', 'retained_table', 'distill_kl', 'mi_proxy',
+           'min_k_table', 'mode_separation', 'slot_intervention', 'attention_entropy']
 
 # %% ../nbs/45_eval.ipynb #ca69d894
 METHODS = ("full_context", "truncation", "summarization", "random_soft", "oracle_distill", "diffuser", "c_star")
@@ -135,19 +135,13 @@ def method_prefixes(gen: Generator, pairs: list, cfg: EvalConfig, c_star: torch.
     if c_star is None: raise ValueError("method 'c_star' needs the pairs' Phase 1a targets (c_star=)")
     return stm(c_star), notes
 
-def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1, **kw) -> dict:
-    """Scores of one method over `pairs`. Every greedy text is read through `metrics.extract_answer` (one rule for all
-    methods). Means with bootstrap CIs pool per-example values over seeds (seeded methods), with the spread of per-seed
-    means; `items` holds each metric per example (mean over seeds) in `ids` order, for paired comparisons."""
-    golds = [p.answer for p in pairs]
-    runs = []
-    for s in range(seeds if cfg.method in SEEDED else 1):
-        c = dataclasses.replace(cfg, seed=cfg.seed + s)
-        pre, notes = method_prefixes(gen, pairs, c, **kw)
-        sc = score_prefixes(gen, pre, golds, cfg.max_new_tokens)
-        runs.append(dict(**sc, **per_example(sc["pred"], golds), notes=notes, lengths=[x.shape[0] for x in pre]))
-    r0 = runs[0]
-    out = dict(method=cfg.method, K=cfg.K, n=len(pairs), seeds=len(runs),
+def method_result(method: str, K: int, pairs: list, runs: list[dict]) -> dict:
+    """One method's result over `pairs` from its runs (one per seed), each holding per example its generated `pred`,
+    teacher-forced `loss` and the `per_example` metrics, `notes` with `positions` and `frame_positions`, and the prefix
+    `lengths`. Means with bootstrap CIs pool per-example values over seeds, with the spread of per-seed means; `items`
+    holds each metric per example (mean over seeds) in `ids` order, for paired comparisons."""
+    golds, r0 = [p.answer for p in pairs], runs[0]
+    out = dict(method=method, K=K, n=len(pairs), seeds=len(runs),
                positions=float(np.mean(r0["notes"]["positions"])) if pairs else math.nan,
                frame_positions=float(np.mean(r0["notes"]["frame_positions"])) if pairs else math.nan,
                example=r0["pred"][0] if pairs else "",
@@ -161,6 +155,17 @@ def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1
     out.update(ids=[p.id for p in pairs], preds=r0["pred"], answers=[extract_answer(t, g) for t, g in zip(r0["pred"], golds)],
                item_positions=r0["notes"]["positions"], item_frame_positions=r0["notes"]["frame_positions"], prefix_lengths=r0["lengths"])
     return out
+
+def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1, **kw) -> dict:
+    """Scores of one method over `pairs` (`method_result`'s shape). Every greedy text is read through
+    `metrics.extract_answer` (one rule for all methods); seeded methods run `seeds` times."""
+    golds, runs = [p.answer for p in pairs], []
+    for s in range(seeds if cfg.method in SEEDED else 1):
+        c = dataclasses.replace(cfg, seed=cfg.seed + s)
+        pre, notes = method_prefixes(gen, pairs, c, **kw)
+        sc = score_prefixes(gen, pre, golds, cfg.max_new_tokens)
+        runs.append(dict(**sc, **per_example(sc["pred"], golds), notes=notes, lengths=[x.shape[0] for x in pre]))
+    return method_result(cfg.method, cfg.K, pairs, runs)
 
 def evaluate_methods(gen: Generator, pairs: list, cfg: EvalConfig, methods=METHODS, seeds: int = 1, progress: bool = False, **kw) -> list[dict]:
     "`evaluate_method` for each of `methods` (cfg otherwise unchanged) on the same pairs, in the same order."

@@ -11,8 +11,8 @@ import numpy as np, torch
 from tqdm.auto import tqdm
 from .core import cache_dir, atomic_write_json, atomic_write_bytes, read_json, stable_seed, run_record, write_manifest
 from .data import QAPair, default_facts, validate_pairs, fetch_bigbench, read_tar_json, BIGBENCH_FILES, save_jsonl
-from .metrics import normalize_answer, extract_answer, per_example, bootstrap_ci
-from .evaluation import (METHODS, SEEDED, EvalConfig, evaluate_method, method_prefixes, retained_table, answer_frame, prompt_text,
+from .metrics import normalize_answer, extract_answer, per_example
+from .evaluation import (METHODS, SEEDED, EvalConfig, evaluate_method, method_result, method_prefixes, retained_table, answer_frame, prompt_text,
                                 text_prefix_ids, shots_for, ANSWER_INSTRUCTION, FEW_SHOT)
 
 # %% auto #0
@@ -263,16 +263,10 @@ def answer_prior(train: list, held: list, K: int = 4) -> dict:
     for p in train: by[p.topic].append(p)
     overall = top(train)
     preds = [top(by[p.topic]) if by.get(p.topic) else overall for p in held]
-    golds = [p.answer for p in held]
-    per = per_example(preds, golds)
-    out = dict(method="answer_prior", K=K, n=len(held), seeds=1, positions=0.0, frame_positions=0.0, example=preds[0] if preds else "", notes={})
-    for k in ("em", "em_strict", "f1", "contained", "bleu"):
-        out[k], *ci = bootstrap_ci(per[k]); out[f"{k}_ci"] = tuple(ci); out[f"{k}_seed_std"] = 0.0
-    out.update(loss=math.nan, loss_ci=(math.nan, math.nan), loss_seed_std=0.0,
-               items={**{k: [float(v) for v in per[k]] for k in ("em", "em_strict", "f1", "contained")}, "loss": [math.nan] * len(held)},
-               ids=[p.id for p in held], preds=preds, answers=[extract_answer(t, g) for t, g in zip(preds, golds)],
-               item_positions=[0] * len(held), item_frame_positions=[0] * len(held), prefix_lengths=[0] * len(held))
-    return out
+    n = len(held)
+    run = dict(pred=preds, loss=[math.nan] * n, **per_example(preds, [p.answer for p in held]),   # it feeds the Generator nothing
+               notes=dict(positions=[0] * n, frame_positions=[0] * n), lengths=[0] * n)
+    return method_result("answer_prior", K, held, [run])
 
 # %% ../nbs/70_study.ipynb #st000027
 ANSWER_COLUMNS = ("method", "positions", "retained_em", "retained_em_ci", "em", "em_ci", "em_strict", "em_strict_ci", "f1", "f1_ci", "n", "seeds")
