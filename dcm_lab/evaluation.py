@@ -84,9 +84,16 @@ def text_prefix_ids(gen: Generator, p, content_ids: list[int] | None = None) -> 
 # %% ../nbs/45_eval.ipynb #bbe55abd
 @torch.no_grad()
 def teacher_logprobs(gen: Generator, pairs: list) -> torch.Tensor:
-    "The full-context Generator's (answer frame + whole prompt) log-probabilities at each gold-answer token, pairs concatenated: (N_tok, V)."
-    return torch.cat([gen.target_logits(gen.embed(text_prefix_ids(gen, p))[None], *gen.pad([gen.token_ids(p.answer)])).log_softmax(-1)
-                      for p in pairs])   # one prompt at a time: prompts differ in length
+    """The full-context Generator's (answer frame + whole prompt) log-probabilities at each gold-answer token, pairs
+    concatenated in order: (N_tok, V). Prompts of one length share a forward (no padding, so the values do not depend on
+    the batch)."""
+    prompts, answers = [text_prefix_ids(gen, p) for p in pairs], [gen.token_ids(p.answer) for p in pairs]
+    by_len, out = defaultdict(list), [None] * len(pairs)
+    for i, q in enumerate(prompts): by_len[len(q)].append(i)
+    for rows in by_len.values():
+        lp = gen.target_logits(gen.embed([prompts[i] for i in rows]), *gen.pad([answers[i] for i in rows])).log_softmax(-1)   # (n_tok, V), row by row
+        for i, part in zip(rows, lp.split([len(answers[i]) for i in rows])): out[i] = part
+    return torch.cat(out)
 
 def distill_content(gen: Generator, pairs: list, cfg: EvalConfig, progress: bool = False) -> torch.Tensor:
     "Content (N, K, d) whose [A_mode ; content] matches the full-context Generator's distribution on each gold answer."
