@@ -12,9 +12,9 @@ import torch
 
 # %% auto #0
 __all__ = ['lab_root', 'data_dir', 'cache_dir', 'reports_dir', 'seed_everything', 'stable_seed', 'pick_device', 'default_dtype',
-           'atomic_write_bytes', 'to_json', 'atomic_write_json', 'read_json', 'save_figure', 'atomic_save_tensors',
-           'atomic_torch_save', 'nan_to_none', 'git_commit', 'run_record', 'ManifestError', 'write_manifest',
-           'read_manifest']
+           'index_groups', 'atomic_write_bytes', 'to_json', 'atomic_write_json', 'read_json', 'save_figure',
+           'atomic_save_tensors', 'atomic_torch_save', 'nan_to_none', 'git_commit', 'run_record', 'ManifestError',
+           'write_manifest', 'read_manifest']
 
 # %% ../nbs/00_core.ipynb #a42e0555
 def lab_root() -> Path:
@@ -47,6 +47,13 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 def default_dtype(device: torch.device) -> torch.dtype:
     "bf16 on GPUs (fast, fused attention); fp32 on CPUs, where bf16 is emulated and slow."
     return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+
+# %% ../nbs/00_core.ipynb #48d4407b
+def index_groups(keys) -> dict:
+    "Indices grouped by key, keys in first-seen order, indices ascending within a group: [3, 5, 3] → {3: [0, 2], 5: [1]}."
+    out = {}
+    for i, k in enumerate(keys): out.setdefault(k, []).append(i)
+    return out
 
 # %% ../nbs/00_core.ipynb #aac4f101
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -9,7 +9,7 @@ import math, itertools, time, dataclasses
 import numpy as np, torch, torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from .generator import Generator
-from .targets import Targets, TargetConfig, TargetOptimizer, Item, Segment, greedy_and_baseline, ensure_targets
+from .targets import Targets, TargetConfig, TargetOptimizer, Item, Segment, greedy_and_baseline, ensure_targets, stored_item
 
 # %% auto #0
 __all__ = ['PUBLISHED', 'success_rate', 'slot_cosine', 'matched_cosine', 'landscape', 'token_spacing', 'manifold_distance',
@@ -311,17 +311,15 @@ def init_comparison(gen: Generator, pairs: list, cfg: TargetConfig, inits: list[
 @torch.no_grad()
 def target_lens(gen: Generator, t: Targets, i: int, restart: int, spacing: float | None = None) -> dict:
     """One stored content (item `i`, `restart`) read every way: its greedy text under each of the item's segment modes
-    (decoded as `greedy_and_baseline` decoded it) beside the text the store recorded; per slot its nearest token and the
-    distance to it in median token spacings (`spacing`: that median, computed when None); its matched cosine to the
-    item's other restarts and to the nearest other item's c*."""
+    (decoded by `greedy_and_baseline`, the function that recorded it) beside the text the store recorded; per slot its
+    nearest token and the distance to it in median token spacings (`spacing`: that median, computed when None); its
+    matched cosine to the item's other restarts and to the nearest other item's c*."""
     N, R = t.content.shape[:2]
     if not (0 <= i < N and 0 <= restart < R):
         raise IndexError(f"(item {i}, restart {restart}) is outside the store's {N} items × {R} restarts")
     rec, c = t.records[i], t.content[i, restart].float()                                       # c: (K, d)
     segs, r = rec["segments"], rec["restarts"][restart]
-    modes = torch.stack([gen.mode_embedding(s["mode"]) for s in segs])                           # (S, d)
-    n_new = max(len(gen.token_ids(s["text"])) for s in segs)                                     # the recording's decode length
-    outs = gen.generate(gen.stm(modes, c[None].expand(len(segs), -1, -1).to(gen.device)), max_new_tokens=n_new)
+    outs = greedy_and_baseline(gen, stored_item(rec), c[None])["greedy_text"][0]                  # one text per segment
     recorded = r.get("greedy_text") or [None] * len(segs)
     ids, dist = gen.nearest_tokens(c)                                                            # (K, 1) each
     sp = spacing if spacing is not None else token_spacing(gen).median().item()

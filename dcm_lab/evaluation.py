@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math, dataclasses, functools
 from dataclasses import dataclass, asdict
-from collections import defaultdict
+from .core import index_groups
 import numpy as np, torch, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .generator import Generator
@@ -88,9 +88,8 @@ def teacher_logprobs(gen: Generator, pairs: list) -> torch.Tensor:
     concatenated in order: (N_tok, V). Prompts of one length share a forward (no padding, so the values do not depend on
     the batch)."""
     prompts, answers = [text_prefix_ids(gen, p) for p in pairs], [gen.token_ids(p.answer) for p in pairs]
-    by_len, out = defaultdict(list), [None] * len(pairs)
-    for i, q in enumerate(prompts): by_len[len(q)].append(i)
-    for rows in by_len.values():
+    out = [None] * len(pairs)
+    for rows in index_groups(map(len, prompts)).values():
         lp = gen.target_logits(gen.embed([prompts[i] for i in rows]), *gen.pad([answers[i] for i in rows])).log_softmax(-1)   # (n_tok, V), row by row
         for i, part in zip(rows, lp.split([len(answers[i]) for i in rows])): out[i] = part
     return torch.cat(out)

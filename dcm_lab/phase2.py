@@ -5,7 +5,7 @@
 # %% ../nbs/35_phase2.ipynb #5adbae49
 from __future__ import annotations
 import math
-from collections import defaultdict
+from .core import index_groups
 from dataclasses import dataclass
 from pathlib import Path
 import torch
@@ -120,10 +120,8 @@ def open_phase2(gen, report_dir, cfg: Phase2Config = Phase2Config(), progress: b
 @torch.no_grad()
 def score_prefixes(gen: Generator, prefixes: list, answers: list[str], max_new_tokens: int = 24) -> dict:
     "prefixes: list of (P_i, d) → per-example A loss and greedy answer."
-    groups = defaultdict(list)
-    for i, p in enumerate(prefixes): groups[p.shape[0]].append(i)
     loss, preds = [math.nan] * len(prefixes), [""] * len(prefixes)
-    for _, idx in groups.items():
+    for idx in index_groups([p.shape[0] for p in prefixes]).values():   # prefixes of one length share a batch
         x = torch.stack([prefixes[i] for i in idx]).to(gen.device)
         l = gen.score(x, [answers[i] for i in idx])["loss"].tolist()
         g = gen.generate(x, max_new_tokens=max_new_tokens)

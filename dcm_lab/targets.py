@@ -21,7 +21,7 @@ __all__ = ['INITS', 'ANCHORED', 'FULL', 'GO_ON', 'CONVERGED', 'STOPPED', 'NAN_RE
            'lr_at', 'SegmentTable', 'segment_table', 'segment_batch', 'Carry', 'new_carry', 'reset_rows', 'carry_rows',
            'put_rows', 'adamw_rows', 'update_best', 'advance_horizon', 'take_snapshots', 'row_status', 'RowResult',
            'TargetOptimizer', 'greedy_prefix', 'greedy_and_baseline', 'TargetStoreError', 'TargetStore', 'Targets',
-           'check_items', 'generate_targets', 'default_targets_dir', 'load_targets', 'notebook_config',
+           'stored_item', 'check_items', 'generate_targets', 'default_targets_dir', 'load_targets', 'notebook_config',
            'ensure_targets', 'phase1a_main', 'FilterConfig', 'quality_filter', 'paraphrase', 'with_paraphrases',
            'targets_table']
 
@@ -772,6 +772,10 @@ def _record(item: Item, p: QAPair | None, results: list, gb: dict, order: int | 
                           for k, r in enumerate(results)])
 
 def _segments(item: Item) -> list[dict]: return [dict(mode=s.mode, role=s.role, text=s.text, weight=s.weight) for s in item.segments]
+
+def stored_item(rec: dict) -> Item:
+    "The `Item` a store record was made from (its id and segments): `_segments` read back."
+    return Item(rec["id"], tuple(Segment(s["mode"], s["text"], s["weight"], s["role"]) for s in rec["segments"]))
 
 def check_items(gen: Generator, cfg: TargetConfig, items: list) -> None:
     """Refuse, before anything is written, what this Generator cannot read: duplicate ids, a mode that is not one token,
