@@ -6,29 +6,48 @@
 from __future__ import annotations
 import math, dataclasses, functools
 from dataclasses import dataclass, asdict
+from typing import Callable
 from .core import index_groups
 import numpy as np, torch, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .generator import Generator
-from .metrics import per_example, bootstrap_ci, extract_answer, normalize_answer, paired_ratio_ci
+from .metrics import per_example, bootstrap_ci, extract_answer, normalize_answer, paired_ratio_ci, paired_diff_ci
 from .encoder import input_embeddings
 from .diffusion import generate_content
 from .phase2 import score_prefixes
 
 # %% auto #0
-__all__ = ['METHODS', 'TEXT_METHODS', 'SEEDED', 'ANSWER_INSTRUCTION', 'FEW_SHOT', 'TABLE_COLUMNS', 'EvalConfig', 'prompt_text',
-           'shots_for', 'answer_frame', 'text_prefix_ids', 'teacher_logprobs', 'distill_content', 'method_prefixes',
-           'method_result', 'evaluate_method', 'evaluate_methods', 'retained_table', 'distill_kl', 'mi_proxy',
-           'min_k_table', 'mode_separation', 'slot_intervention', 'attention_entropy']
+__all__ = ['METHODS', 'ANSWER_INSTRUCTION', 'FEW_SHOT', 'METRICS', 'TABLE_COLUMNS', 'Method', 'register_method', 'EvalConfig',
+           'prompt_text', 'shots_for', 'answer_frame', 'text_prefix_ids', 'teacher_logprobs', 'distill_content',
+           'full_context', 'truncation', 'summarization', 'random_content', 'diffuser', 'diffuser_null',
+           'oracle_gold_distill', 'c_star', 'method_prefixes', 'nearest_train', 'relation_centroid', 'answer_prior',
+           'method_result', 'method_answers', 'evaluate_method', 'evaluate_methods', 'retained_table',
+           'paired_differences', 'comparison_sentence', 'distill_kl', 'mi_proxy', 'min_k_table', 'mode_separation',
+           'slot_intervention', 'attention_entropy']
 
 # %% ../nbs/45_eval.ipynb #ca69d894
-METHODS = ("full_context", "truncation", "summarization", "random_soft", "oracle_distill", "diffuser", "c_star")
-TEXT_METHODS = ("full_context", "truncation", "summarization")   # methods that read text (in the few-shot answer frame)
-SEEDED = ("random_soft", "diffuser")
+@dataclass(frozen=True, kw_only=True)
+class Method:
+    "One way to answer held-out items, as `METHODS` holds it."
+    fn: Callable             # (gen, pairs, cfg, **kw) → (prefixes, notes); with `answers`: (gen, pairs, cfg, **kw) → texts
+    oracle: bool = False     # uses the held-out item's gold at test time: shown apart, never a competitor
+    seeded: bool = False     # draws noise: run once per seed, item scores averaged over seeds
+    text: bool = False       # reads text inside the shared few-shot answer frame
+    answers: bool = False    # answers without feeding the Generator (0 positions); its loss is undefined
+    needs: tuple = ()        # keyword arguments it cannot run without (c_star, diffuser, train, …)
 
-@dataclass(frozen=True)
+METHODS: dict[str, Method] = {}
+
+def register_method(name: str, **kw):
+    "Decorator: register `fn` as method `name` (`Method`'s fields as keywords); the registry is the list of methods."
+    def deco(fn):
+        METHODS[name] = Method(fn=fn, **kw)
+        return fn
+    return deco
+
+@dataclass(frozen=True, kw_only=True)
 class EvalConfig:
-    method: str = "diffuser"     # which prefix answers (METHODS)
+    method: str = "diffuser"     # which method answers (a key of METHODS)
     K: int = 4                   # content slots; truncation and summaries get K+1 tokens, the same budget as the STM
     a_mode: str = "A"            # mode token that routes STM content to the answer
     max_new_tokens: int = 24     # greedy answer length
@@ -38,7 +57,8 @@ class EvalConfig:
     guidance: float = 1.0        # Diffuser: classifier-free guidance scale
     seed: int = 0                # random content and Diffuser noise
     def __post_init__(self):
-        if self.method not in METHODS: raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)}, got {self.method!r}: register it with @register_method")
         if self.K < 1: raise ValueError(f"K must be ≥ 1, got {self.K}")
 
 # %% ../nbs/45_eval.ipynb #b63f1fce
@@ -109,92 +129,226 @@ def distill_content(gen: Generator, pairs: list, cfg: EvalConfig, progress: bool
     return c.detach()
 
 # %% ../nbs/45_eval.ipynb #262b156c
-def method_prefixes(gen: Generator, pairs: list, cfg: EvalConfig, c_star: torch.Tensor | None = None,
-                    diffuser=None, norm=None) -> tuple[list, dict]:
-    """Per-example prefixes (P_i, d) for `cfg.method`, and notes: per example the `positions` that carry the example
-    (the prompt's tokens, the K+1 kept or summary tokens, the STM's K+1) and the `frame_positions` of the shared answer
-    frame around a text method's content (0 for an STM); for summaries, how many came back empty."""
-    mode, budget, m, n = gen.mode_embedding(cfg.a_mode), cfg.K + 1, cfg.method, len(pairs)
-    enc = lambda s: gen.tok.encode(s, add_special_tokens=False)
-    if m in TEXT_METHODS:
-        if m == "full_context": content = [enc(prompt_text(p)) for p in pairs]
-        elif m == "truncation": content = [enc(prompt_text(p))[:budget] for p in pairs]
-        else:
-            outs = gen.generate_text([f"Summarize in at most {budget} words:\n{prompt_text(p)}" for p in pairs], max_new_tokens=2 * budget)
-            content = [enc(o.strip())[:budget] for o in outs]
-        ids = [text_prefix_ids(gen, p, c) for p, c in zip(pairs, content)]
-        notes = dict(positions=[len(c) for c in content], frame_positions=[len(i) - len(c) for i, c in zip(ids, content)])
-        if m == "summarization": notes["empty_summaries"] = sum(not c for c in content)
-        return [gen.embed(i) for i in ids], notes
-    notes = dict(positions=[budget] * n, frame_positions=[0] * n)
-    stm = lambda c: list(gen.stm(mode, c.to(gen.device)))
-    if m == "random_soft":
-        g = torch.Generator().manual_seed(cfg.seed)
-        z = torch.randn(n, cfg.K, gen.d, generator=g)
-        c = norm.inverse(z) if norm is not None else z * gen.E.float().std().cpu()
-        return stm(c), notes
-    if m == "oracle_distill": return stm(distill_content(gen, pairs, cfg)), notes
-    if m == "diffuser":
-        if diffuser is None: raise ValueError("method 'diffuser' needs a trained Diffuser (diffuser=, norm=)")
-        cond, msk = input_embeddings(gen, [p.question for p in pairs])
-        return stm(generate_content(diffuser, norm, cond, msk, cfg.sample_steps, cfg.guidance, seed=cfg.seed)), notes
-    if c_star is None: raise ValueError("method 'c_star' needs the pairs' Phase 1a targets (c_star=)")
-    return stm(c_star), notes
+def _text_prefixes(gen: Generator, pairs: list, content: list) -> tuple[list, dict]:
+    "Content token ids per pair → their answer prompts (embedded) and the notes."
+    ids = [text_prefix_ids(gen, p, c) for p, c in zip(pairs, content)]
+    notes = dict(positions=[len(c) for c in content], frame_positions=[len(i) - len(c) for i, c in zip(ids, content)])
+    return [gen.embed(i) for i in ids], notes
 
-def method_result(method: str, K: int, pairs: list, runs: list[dict]) -> dict:
+def _stm_prefixes(gen: Generator, cfg, content: torch.Tensor) -> tuple[list, dict]:
+    "Content (N, K, d) → [A_mode ; content] per pair and the notes."
+    n = content.shape[0]
+    notes = dict(positions=[cfg.K + 1] * n, frame_positions=[0] * n)
+    return list(gen.stm(gen.mode_embedding(cfg.a_mode), content.to(gen.device))), notes
+
+def _enc(gen: Generator, s: str) -> list[int]: return gen.tok.encode(s, add_special_tokens=False)
+
+@register_method("full_context", text=True)
+def full_context(gen, pairs, cfg, **kw):
+    return _text_prefixes(gen, pairs, [_enc(gen, prompt_text(p)) for p in pairs])
+
+@register_method("truncation", text=True)
+def truncation(gen, pairs, cfg, **kw):
+    return _text_prefixes(gen, pairs, [_enc(gen, prompt_text(p))[:cfg.K + 1] for p in pairs])
+
+@register_method("summarization", text=True)
+def summarization(gen, pairs, cfg, **kw):
+    b = cfg.K + 1
+    outs = gen.generate_text([f"Summarize in at most {b} words:\n{prompt_text(p)}" for p in pairs], max_new_tokens=2 * b)
+    content = [_enc(gen, o.strip())[:b] for o in outs]
+    pre, notes = _text_prefixes(gen, pairs, content)
+    return pre, dict(notes, empty_summaries=sum(not c for c in content))
+
+@register_method("random_content", seeded=True)
+def random_content(gen, pairs, cfg, norm=None, **kw):
+    z = torch.randn(len(pairs), cfg.K, gen.d, generator=torch.Generator().manual_seed(cfg.seed))
+    return _stm_prefixes(gen, cfg, norm.inverse(z) if norm is not None else z * gen.E.float().std().cpu())
+
+@register_method("diffuser", seeded=True, needs=("diffuser", "norm"))
+def diffuser(gen, pairs, cfg, diffuser=None, norm=None, **kw):
+    cond, msk = input_embeddings(gen, [p.question for p in pairs])
+    return _stm_prefixes(gen, cfg, generate_content(diffuser, norm, cond, msk, cfg.sample_steps, cfg.guidance, seed=cfg.seed))
+
+@register_method("diffuser_null", seeded=True, needs=("diffuser", "norm"))
+def diffuser_null(gen, pairs, cfg, diffuser=None, norm=None, **kw):
+    "The Diffuser with the learned null condition (guidance 0 keeps only the unconditional branch)."
+    cond, msk = input_embeddings(gen, [p.question for p in pairs])
+    return _stm_prefixes(gen, cfg, generate_content(diffuser, norm, cond, msk, cfg.sample_steps, 0.0, seed=cfg.seed))
+
+@register_method("oracle_gold_distill", oracle=True)
+def oracle_gold_distill(gen, pairs, cfg, **kw):
+    return _stm_prefixes(gen, cfg, distill_content(gen, pairs, cfg))
+
+@register_method("c_star", oracle=True, needs=("c_star",))
+def c_star(gen, pairs, cfg, c_star=None, **kw):
+    return _stm_prefixes(gen, cfg, c_star)
+
+def method_prefixes(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> tuple[list, dict]:
+    "Per-example prefixes (P_i, d) of `cfg.method` and its notes; refuses a method whose needed inputs are missing."
+    m = METHODS[cfg.method]
+    if missing := [k for k in m.needs if kw.get(k) is None]:
+        raise ValueError(f"method {cfg.method!r} needs {', '.join(f'{k}=' for k in missing)} "
+                         "(c_star: the pairs' Phase 1a targets; diffuser/norm: a trained Diffuser; train: the training pairs)")
+    return m.fn(gen, pairs, cfg, **kw)
+
+# %% ../nbs/45_eval.ipynb #ctl00002
+def _mean_cond(gen: Generator, texts: list[str]) -> torch.Tensor:
+    "Mean-pooled Input Encoder embeddings, unit length: (N, d)."
+    cond, mask = input_embeddings(gen, texts)
+    m = (cond * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+    return F.normalize(m, dim=-1)
+
+@register_method("nearest_train", needs=("train", "train_content"))
+def nearest_train(gen, pairs, cfg, train=None, train_content=None, **kw):
+    sim = _mean_cond(gen, [p.question for p in pairs]) @ _mean_cond(gen, [p.question for p in train]).T   # (N, N_tr)
+    return _stm_prefixes(gen, cfg, train_content[sim.argmax(1)])
+
+@register_method("relation_centroid", needs=("train", "train_content"))
+def relation_centroid(gen, pairs, cfg, train=None, train_content=None, **kw):
+    rows = index_groups(p.topic for p in train)
+    mean = lambda idx: train_content[idx].float().mean(0)
+    every = train_content.float().mean(0)
+    return _stm_prefixes(gen, cfg, torch.stack([mean(rows[p.topic]) if p.topic in rows else every for p in pairs]))
+
+def _top_answer(ps: list) -> str:
+    "The most frequent normalised answer of `ps` (as first written); ties go to the answer seen first."
+    first, count = {}, {}
+    for p in ps:
+        k = normalize_answer(p.answer)
+        first.setdefault(k, p.answer)
+        count[k] = count.get(k, 0) + 1
+    return first[max(count, key=lambda k: (count[k], -list(first).index(k)))] if ps else ""
+
+@register_method("answer_prior", answers=True, needs=("train",))
+def answer_prior(gen, pairs, cfg, train=None, **kw):
+    "Each item answered with its topic's most frequent training answer (all training items' when the topic is new)."
+    by = index_groups(p.topic for p in train)
+    overall = _top_answer(train)
+    return [_top_answer([train[i] for i in by[p.topic]]) if p.topic in by else overall for p in pairs]
+
+# %% ../nbs/45_eval.ipynb #res00002
+METRICS = ("match", "em", "f1", "em_prefix", "bleu", "loss")   # per_example's readings and the gold answer's log-loss
+
+def method_result(method: str, K: int, pairs: list, runs: list[dict], oracle: bool = False) -> dict:
     """One method's result over `pairs` from its runs (one per seed), each holding per example its generated `pred`,
     teacher-forced `loss` and the `per_example` metrics, `notes` with `positions` and `frame_positions`, and the prefix
-    `lengths`. Means with bootstrap CIs pool per-example values over seeds, with the spread of per-seed means; `items`
-    holds each metric per example (mean over seeds) in `ids` order, for paired comparisons."""
-    golds, r0 = [p.answer for p in pairs], runs[0]
-    out = dict(method=method, K=K, n=len(pairs), seeds=len(runs),
-               positions=float(np.mean(r0["notes"]["positions"])) if pairs else math.nan,
-               frame_positions=float(np.mean(r0["notes"]["frame_positions"])) if pairs else math.nan,
-               example=r0["pred"][0] if pairs else "",
+    `lengths`. Item scores are means over seeds; each metric's interval is the bootstrap over items of them."""
+    r0, n = runs[0], len(pairs)
+    items = {k: np.mean([r[k] for r in runs], 0).tolist() if n else [] for k in METRICS}
+    out = dict(method=method, block="oracle" if oracle else "gold-free", K=K, n=n, seeds=len(runs),
+               positions=float(np.mean(r0["notes"]["positions"])) if n else math.nan,
+               frame_positions=float(np.mean(r0["notes"]["frame_positions"])) if n else math.nan,
+               example=r0["pred"][0] if n else "",
                notes={k: v for k, v in r0["notes"].items() if k not in ("positions", "frame_positions")})
-    for k in ("em", "em_strict", "f1", "contained", "bleu", "loss"):
-        vals = [v for r in runs for v in r[k]]
-        m, lo, hi = bootstrap_ci(vals)
+    for k in METRICS:
+        m, lo, hi = bootstrap_ci(items[k])
         out[k], out[f"{k}_ci"] = m, (lo, hi)
         out[f"{k}_seed_std"] = float(np.std([np.mean(r[k]) for r in runs])) if len(runs) > 1 else 0.0
-    out["items"] = {k: np.mean([r[k] for r in runs], 0).tolist() if pairs else [] for k in ("em", "em_strict", "f1", "contained", "loss")}
-    out.update(ids=[p.id for p in pairs], preds=r0["pred"], answers=[extract_answer(t, g) for t, g in zip(r0["pred"], golds)],
-               item_positions=r0["notes"]["positions"], item_frame_positions=r0["notes"]["frame_positions"], prefix_lengths=r0["lengths"])
+    out.update(items=items, ids=[p.id for p in pairs], preds=r0["pred"], answers=[extract_answer(t) for t in r0["pred"]],
+               item_positions=r0["notes"]["positions"], item_frame_positions=r0["notes"]["frame_positions"],
+               prefix_lengths=r0["lengths"])
     return out
 
-def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1, **kw) -> dict:
-    """Scores of one method over `pairs` (`method_result`'s shape). Every greedy text is read through
-    `metrics.extract_answer` (one rule for all methods); seeded methods run `seeds` times."""
-    golds, runs = [p.answer for p in pairs], []
-    for s in range(seeds if cfg.method in SEEDED else 1):
-        c = dataclasses.replace(cfg, seed=cfg.seed + s)
-        pre, notes = method_prefixes(gen, pairs, c, **kw)
-        sc = score_prefixes(gen, pre, golds, cfg.max_new_tokens)
-        runs.append(dict(**sc, **per_example(sc["pred"], golds), notes=notes, lengths=[x.shape[0] for x in pre]))
-    return method_result(cfg.method, cfg.K, pairs, runs)
+def _run_once(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> dict:
+    "One seed of one method: its greedy texts, the gold's log-loss and every reading, per example."
+    golds, m = [p.answer for p in pairs], METHODS[cfg.method]
+    if m.answers:                                                        # it feeds the Generator nothing
+        preds, n = method_answers(gen, pairs, cfg, **kw), len(pairs)
+        sc, notes, lengths = dict(pred=preds, loss=[math.nan] * n), dict(positions=[0] * n, frame_positions=[0] * n), [0] * n
+    else:
+        pre, notes = method_prefixes(gen, pairs, cfg, **kw)
+        sc, lengths = score_prefixes(gen, pre, golds, cfg.max_new_tokens), [x.shape[0] for x in pre]
+    return dict(**sc, **per_example(sc["pred"], golds), notes=notes, lengths=lengths)
 
-def evaluate_methods(gen: Generator, pairs: list, cfg: EvalConfig, methods=METHODS, seeds: int = 1, progress: bool = False, **kw) -> list[dict]:
-    "`evaluate_method` for each of `methods` (cfg otherwise unchanged) on the same pairs, in the same order."
+def method_answers(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> list[str]:
+    "The texts of a method that answers without the Generator (`Method.answers`), after checking what it needs."
+    m = METHODS[cfg.method]
+    if missing := [k for k in m.needs if kw.get(k) is None]:
+        raise ValueError(f"method {cfg.method!r} needs {', '.join(f'{k}=' for k in missing)}")
+    return m.fn(gen, pairs, cfg, **kw)
+
+def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1, label: str | None = None, **kw) -> dict:
+    """Scores of one method over `pairs` (`method_result`'s shape), named `label` (default: the method). Every greedy
+    text is read through `metrics.extract_answer` (one rule for all methods); seeded methods run `seeds` times."""
+    m = METHODS[cfg.method]
+    runs = [_run_once(gen, pairs, dataclasses.replace(cfg, seed=cfg.seed + s), **kw) for s in range(seeds if m.seeded else 1)]
+    return method_result(label or cfg.method, cfg.K, pairs, runs, oracle=m.oracle)
+
+def evaluate_methods(gen: Generator, pairs: list, cfg: EvalConfig, methods=None, seeds: int = 1, progress: bool = False,
+                     **kw) -> list[dict]:
+    """`evaluate_method` for each of `methods` on the same pairs, in the same order. Default: every registered method
+    whose `needs` are among the keywords given (a method named explicitly without them is refused)."""
+    methods = methods or [m for m, x in METHODS.items() if all(kw.get(k) is not None for k in x.needs)]
     return [evaluate_method(gen, pairs, dataclasses.replace(cfg, method=m), seeds=seeds, **kw)
             for m in tqdm(methods, disable=not progress, desc="methods", leave=False)]
 
 # %% ../nbs/45_eval.ipynb #e72f91a5
-TABLE_COLUMNS = ("em", "em_ci", "em_strict", "em_strict_ci", "f1", "f1_ci", "contained", "contained_ci", "loss", "loss_ci", "loss_seed_std", "n", "seeds", "example")
+TABLE_COLUMNS = ("block", "match", "match_ci", "em", "em_ci", "f1", "f1_ci", "loss", "loss_ci", "em_prefix", "n", "seeds",
+                 "example")
 
-def retained_table(results: list[dict], metric: str = "em", reference: str = "full_context", n: int = 1000, seed: int = 0) -> "pd.DataFrame":
-    """The headline of a comparison: per method, the fraction of the `reference` method's `metric` it retains on the same
-    items (paired bootstrap CI) beside the positions it feeds the Generator; then every metric's mean and CI."""
-    import pandas as pd
-    ref = next((r for r in results if r["method"] == reference), None)
-    if ref is None: raise ValueError(f"retained_table needs a {reference!r} result among {[r['method'] for r in results]}: evaluate it on the same pairs")
-    rows = []
+def _check_paired(results: list[dict], ref: dict, reference: str):
     for r in results:
         if r["ids"] != ref["ids"]:
-            raise ValueError(f"{r['method']} was scored on other items than {reference}: a paired comparison needs the same pairs in the same order")
+            raise ValueError(f"{r['method']} was scored on other items than {reference}: a paired comparison needs the "
+                             "same pairs in the same order")
+
+def _find(results: list[dict], name: str, caller: str) -> dict:
+    r = next((r for r in results if r["method"] == name), None)
+    if r is None:
+        raise ValueError(f"{caller} needs a {name!r} result among {[r['method'] for r in results]}: evaluate it on the same pairs")
+    return r
+
+def retained_table(results: list[dict], metric: str = "match", reference: str = "full_context", n: int = 1000,
+                   seed: int = 0) -> "pd.DataFrame":
+    """The headline of a comparison: per method (gold-free block first, then oracles), the fraction of the `reference`
+    method's `metric` it retains on the same items (paired bootstrap CI) beside its positions; then every reading."""
+    import pandas as pd
+    ref = _find(results, reference, "retained_table")
+    _check_paired(results, ref, reference)
+    rows = []
+    for r in sorted(results, key=lambda r: r.get("block") == "oracle"):
         ratio, lo, hi = paired_ratio_ci(r["items"][metric], ref["items"][metric], n, seed=seed)
         rows.append({"method": r["method"], "K": r["K"], "positions": r["positions"], "frame_positions": r["frame_positions"],
-                     f"retained_{metric}": ratio, f"retained_{metric}_ci": (lo, hi), **{k: r[k] for k in TABLE_COLUMNS}})
+                     f"retained_{metric}": ratio, f"retained_{metric}_ci": (lo, hi),
+                     **{k: r.get(k, "gold-free" if k == "block" else None) for k in TABLE_COLUMNS}})
     return pd.DataFrame(rows)
+
+def paired_differences(results: list[dict], reference: str, metric: str = "match", n: int = 1000,
+                       seed: int = 0) -> "pd.DataFrame":
+    "Per method: mean(method − `reference`) of `metric` over the same items, with its bootstrap interval over items."
+    import pandas as pd
+    ref = _find(results, reference, "paired_differences")
+    _check_paired(results, ref, reference)
+    rows = []
+    for r in results:
+        d, lo, hi = paired_diff_ci(r["items"][metric], ref["items"][metric], n, seed=seed)
+        rows.append(dict(method=r["method"], block=r.get("block", "gold-free"), reference=reference, metric=metric,
+                         diff=d, diff_ci=(lo, hi), n=r["n"]))
+    return pd.DataFrame(rows)
+
+def _ci(v, ci) -> str: return "undefined" if not np.isfinite(v) else f"{v:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}]"
+
+def _verdict(lo: float, hi: float) -> str:
+    return "above" if lo > 0 else "below" if hi < 0 else "not distinguishable from"
+
+def comparison_sentence(results: list[dict], arm: str, method: str = "diffuser",
+                        references=("answer_prior", "full_context"), metric: str = "match") -> str:
+    """One sentence on `method` from per-item paired differences against each reference present; every method it names is
+    gold-free, and the best gold-free method is named beside it."""
+    free = [r for r in results if r.get("block", "gold-free") == "gold-free"]
+    for name in (method, *references):
+        if any(r["method"] == name for r in results if r not in free):
+            raise ValueError(f"comparison_sentence: {name!r} is an oracle (it uses the gold at test time); compare gold-free methods")
+    me = _find(free, method, "comparison_sentence")
+    refs = [x for x in references if any(r["method"] == x for r in free)]
+    parts = []
+    for x in refs:
+        row = paired_differences(free, x, metric).set_index("method").loc[method]
+        parts.append(f"minus {x} {_ci(row['diff'], row['diff_ci'])} per item ({_verdict(*row['diff_ci'])} it)")
+    best = max(free, key=lambda r: r[metric] if np.isfinite(r[metric]) else -1)
+    return (f"{arm}: {method} {metric} {me[metric]:.2f} [{me[f'{metric}_ci'][0]:.2f}, {me[f'{metric}_ci'][1]:.2f}] "
+            f"(n = {me['n']}, {me['seeds']} seed{'s' * (me['seeds'] > 1)}); " + "; ".join(parts)
+            + f"; best gold-free method: {best['method']} ({best[metric]:.2f}).")
 
 # %% ../nbs/45_eval.ipynb #9e09258b
 @torch.no_grad()

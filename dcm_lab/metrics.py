@@ -8,8 +8,8 @@ import re, string, collections
 import numpy as np
 
 # %% auto #0
-__all__ = ['normalize_answer', 'exact_match', 'f1_score', 'extract_answer', 'gold_contained', 'bleu', 'bootstrap_ci',
-           'paired_ratio_ci', 'per_example', 'score_answers']
+__all__ = ['normalize_answer', 'exact_match', 'f1_score', 'extract_answer', 'gold_contained', 'answer_match', 'bleu',
+           'bootstrap_ci', 'paired_ratio_ci', 'paired_diff_ci', 'per_example', 'score_answers']
 
 # %% ../nbs/40_metrics.ipynb #3dc16f0e
 def normalize_answer(s: str) -> str:
@@ -38,8 +38,8 @@ def extract_answer(text: str, gold: str | None = None) -> str:
     1. the first non-empty line; 2. without a lead-in ("The answer is", "Answer:", "A:");
     3. cut at the first sentence end (., ! or ? after a word of 3+ characters, then a space or the end);
     4. quotes, brackets and trailing punctuation stripped;
-    5. with `gold`: only the leading words that cover as many words as the gold has after SQuAD normalisation
-       (so a run-on "Europe The original sentence was: …" is read as "Europe"; "The capital is Paris" stays wrong)."""
+    5. only for the `em_prefix` diagnostic, with `gold`: the leading words that cover as many words as the gold has
+       after SQuAD normalisation (a run-on "Europe The original sentence was: …" is read as "Europe")."""
     s = next((l for l in str(text).splitlines() if l.strip()), "").strip()
     s = _LEAD_IN.sub("", s)
     m = _SENTENCE_END.search(s)
@@ -57,6 +57,10 @@ def gold_contained(pred: str, gold: str) -> float:
     g, p = normalize_answer(gold), normalize_answer(pred)
     return float(f" {g} " in f" {p} ") if g else float(not p)
 
+def answer_match(text: str, gold: str) -> float:
+    "The headline reading: the gold occurs as whole words in the first sentence of the output (`extract_answer`)."
+    return gold_contained(extract_answer(text), gold)
+
 # %% ../nbs/40_metrics.ipynb #01a2c712
 def bleu(pred: str, gold: str) -> float:
     import sacrebleu
@@ -70,25 +74,35 @@ def bootstrap_ci(values, n: int = 1000, alpha: float = 0.05, seed: int = 0) -> t
     means = v[rng.integers(0, len(v), (n, len(v)))].mean(1)
     return float(v.mean()), float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))
 
+def _paired(num, den, fn: str):
+    x, y = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"{fn}: num has {x.shape} items but den {y.shape}: score both on the same items")
+    return x, y
+
 def paired_ratio_ci(num, den, n: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
     """mean(num) / mean(den) over the same items, with a paired percentile bootstrap: every resample draws one set of
     item indices for both (resamples whose `den` mean is 0 are dropped; nan when the ratio is undefined)."""
-    x, y = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
-    if x.shape != y.shape: raise ValueError(f"paired_ratio_ci: num has {x.shape} items but den {y.shape}: score both on the same items")
+    x, y = _paired(num, den, "paired_ratio_ci")
     if len(x) == 0 or y.mean() == 0: return (float("nan"),) * 3
     idx = np.random.default_rng(seed).integers(0, len(x), (n, len(x)))                  # (n, N) the same draws for both
     mx, my = x[idx].mean(1), y[idx].mean(1)
     r = mx[my != 0] / my[my != 0]
     return float(x.mean() / y.mean()), float(np.quantile(r, alpha / 2)), float(np.quantile(r, 1 - alpha / 2))
 
+def paired_diff_ci(num, den, n: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+    "mean(num − den) over the same items and its percentile-bootstrap interval (items resampled, pairs kept)."
+    x, y = _paired(num, den, "paired_diff_ci")
+    return bootstrap_ci(x - y, n, alpha, seed)
+
 def per_example(preds: list[str], golds: list[str]) -> dict:
-    """Per-example EM, F1 and BLEU of the extracted answer (`extract_answer(pred, gold)`: its first words, as many as the
-    gold has — a prefix reading, the same for every method), `em_strict` (SQuAD exact match of the gold-free extraction
-    `extract_answer(pred)`: "Paris and Lyon" is wrong for "Paris"), and whether the gold is contained in the gold-free extraction."""
-    ans = [extract_answer(p, g) for p, g in zip(preds, golds)]
-    return dict(em=[exact_match(a, g) for a, g in zip(ans, golds)], f1=[f1_score(a, g) for a, g in zip(ans, golds)],
-                em_strict=[exact_match(extract_answer(p), g) for p, g in zip(preds, golds)],
-                contained=[gold_contained(extract_answer(p), g) for p, g in zip(preds, golds)],
+    """Per example, every reading of the gold-free extraction `extract_answer(pred)`: `match` (the headline: the gold
+    as whole words in the first sentence), `em` (SQuAD exact match), `f1`, `bleu`; and the labelled diagnostic
+    `em_prefix` (EM of the extraction cut to the gold's word count: it favours terse output)."""
+    ans = [extract_answer(p) for p in preds]
+    return dict(match=[gold_contained(a, g) for a, g in zip(ans, golds)],
+                em=[exact_match(a, g) for a, g in zip(ans, golds)], f1=[f1_score(a, g) for a, g in zip(ans, golds)],
+                em_prefix=[exact_match(extract_answer(p, g), g) for p, g in zip(preds, golds)],
                 bleu=[bleu(a, g) for a, g in zip(ans, golds)])
 
 def score_answers(preds: list[str], golds: list[str]) -> dict:

@@ -137,7 +137,8 @@ def answer_with_content(gen, content: torch.Tensor, mode: str = "A", max_new_tok
 @torch.no_grad()
 def evaluate_contents(gen, targets, rows: list[int], contents: dict, mode: str = "A", max_new_tokens: int = 24) -> "pd.DataFrame":
     """For named content sets {name: (n, K, d)} over target rows: the Generator's loss on A and its greedy answers through
-    `score_prefixes`, read by `extract_answer` (as in the evaluation); EM/F1/strict EM/contained with bootstrap CIs."""
+    `score_prefixes`, read by the gold-free `extract_answer` (as in the evaluation); match/EM/F1 with bootstrap CIs,
+    and the em_prefix diagnostic."""
     import pandas as pd
     from dcm_lab.metrics import extract_answer
     golds = [targets.records[i]["answer"] for i in rows]
@@ -147,9 +148,10 @@ def evaluate_contents(gen, targets, rows: list[int], contents: dict, mode: str =
         stm = gen.stm(gen.mode_embedding(mode), c.to(gen.device))                              # (n, K+1, d)
         sc = score_prefixes(gen, list(stm), golds, max_new_tokens)
         per = per_example(sc["pred"], golds); m = {k: bootstrap_ci(v) for k, v in per.items()}
-        answers = [extract_answer(p, g) for p, g in zip(sc["pred"], golds)]
-        out.append(dict(content=name, a_loss=float(torch.tensor(sc["loss"]).mean()), em=m["em"][0], em_ci=ci(m["em"]),
-                        em_strict=m["em_strict"][0], f1=m["f1"][0], f1_ci=ci(m["f1"]), contained=m["contained"][0],
+        answers = [extract_answer(p) for p in sc["pred"]]
+        out.append(dict(content=name, a_loss=float(torch.tensor(sc["loss"]).mean()), match=m["match"][0],
+                        match_ci=ci(m["match"]), em=m["em"][0], em_ci=ci(m["em"]), f1=m["f1"][0], f1_ci=ci(m["f1"]),
+                        em_prefix=m["em_prefix"][0],
                         example=answers[0] if answers else "", raw_example=sc["pred"][0] if answers else "",
                         preds=sc["pred"], answers=answers))
     return pd.DataFrame(out)
