@@ -19,7 +19,7 @@ from .phase2 import score_prefixes
 # %% auto #0
 __all__ = ['METHODS', 'ANSWER_INSTRUCTION', 'FEW_SHOT', 'METRICS', 'TABLE_COLUMNS', 'Method', 'register_method', 'EvalConfig',
            'prompt_text', 'shots_for', 'answer_frame', 'text_prefix_ids', 'teacher_logprobs', 'distill_content',
-           'full_context', 'truncation', 'summarization', 'random_content', 'diffuser', 'diffuser_null',
+           'cond_texts', 'full_context', 'truncation', 'summarization', 'random_content', 'diffuser', 'diffuser_null',
            'oracle_gold_distill', 'c_star', 'method_prefixes', 'nearest_train', 'relation_centroid', 'answer_prior',
            'method_result', 'method_answers', 'evaluate_method', 'evaluate_methods', 'retained_table',
            'paired_differences', 'comparison_sentence', 'distill_kl', 'mi_proxy', 'min_k_table', 'mode_separation',
@@ -143,6 +143,10 @@ def _stm_prefixes(gen: Generator, cfg, content: torch.Tensor) -> tuple[list, dic
 
 def _enc(gen: Generator, s: str) -> list[int]: return gen.tok.encode(s, add_special_tokens=False)
 
+def cond_texts(pairs: list, cond_text: dict | None = None) -> list[str]:
+    "The Diffuser's condition of each pair: `cond_text[id]` when given (the study: passage + question), else its question."
+    return [cond_text[p.id] if cond_text else p.question for p in pairs]
+
 @register_method("full_context", text=True)
 def full_context(gen, pairs, cfg, **kw):
     return _text_prefixes(gen, pairs, [_enc(gen, prompt_text(p)) for p in pairs])
@@ -165,14 +169,14 @@ def random_content(gen, pairs, cfg, norm=None, **kw):
     return _stm_prefixes(gen, cfg, norm.inverse(z) if norm is not None else z * gen.E.float().std().cpu())
 
 @register_method("diffuser", seeded=True, needs=("diffuser", "norm"))
-def diffuser(gen, pairs, cfg, diffuser=None, norm=None, **kw):
-    cond, msk = input_embeddings(gen, [p.question for p in pairs])
+def diffuser(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, **kw):
+    cond, msk = input_embeddings(gen, cond_texts(pairs, cond_text))
     return _stm_prefixes(gen, cfg, generate_content(diffuser, norm, cond, msk, cfg.sample_steps, cfg.guidance, seed=cfg.seed))
 
 @register_method("diffuser_null", seeded=True, needs=("diffuser", "norm"))
-def diffuser_null(gen, pairs, cfg, diffuser=None, norm=None, **kw):
+def diffuser_null(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, **kw):
     "The Diffuser with the learned null condition (guidance 0 keeps only the unconditional branch)."
-    cond, msk = input_embeddings(gen, [p.question for p in pairs])
+    cond, msk = input_embeddings(gen, cond_texts(pairs, cond_text))
     return _stm_prefixes(gen, cfg, generate_content(diffuser, norm, cond, msk, cfg.sample_steps, 0.0, seed=cfg.seed))
 
 @register_method("oracle_gold_distill", oracle=True)
@@ -199,8 +203,8 @@ def _mean_cond(gen: Generator, texts: list[str]) -> torch.Tensor:
     return F.normalize(m, dim=-1)
 
 @register_method("nearest_train", needs=("train", "train_content"))
-def nearest_train(gen, pairs, cfg, train=None, train_content=None, **kw):
-    sim = _mean_cond(gen, [p.question for p in pairs]) @ _mean_cond(gen, [p.question for p in train]).T   # (N, N_tr)
+def nearest_train(gen, pairs, cfg, train=None, train_content=None, cond_text=None, **kw):
+    sim = _mean_cond(gen, cond_texts(pairs, cond_text)) @ _mean_cond(gen, cond_texts(train, cond_text)).T   # (N, N_tr)
     return _stm_prefixes(gen, cfg, train_content[sim.argmax(1)])
 
 @register_method("relation_centroid", needs=("train", "train_content"))

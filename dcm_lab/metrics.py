@@ -9,7 +9,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['normalize_answer', 'exact_match', 'f1_score', 'extract_answer', 'gold_contained', 'answer_match', 'bleu',
-           'bootstrap_ci', 'paired_ratio_ci', 'paired_diff_ci', 'per_example', 'score_answers']
+           'bootstrap_ci', 'paired_ratio_ci', 'paired_diff_ci', 'per_example', 'score_answers', 'macro_ci']
 
 # %% ../nbs/40_metrics.ipynb #3dc16f0e
 def normalize_answer(s: str) -> str:
@@ -108,3 +108,14 @@ def per_example(preds: list[str], golds: list[str]) -> dict:
 def score_answers(preds: list[str], golds: list[str]) -> dict:
     "Per-metric (mean, low, high) over examples."
     return {k: bootstrap_ci(v) for k, v in per_example(preds, golds).items()}
+
+# %% ../nbs/40_metrics.ipynb #mac00002
+def macro_ci(values, groups, n: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+    "Mean over groups of each group's mean of `values`, and its (1-alpha) interval from a within-group bootstrap."
+    v, g = np.asarray(values, dtype=float), np.asarray(groups, dtype=object)
+    if v.shape != g.shape: raise ValueError(f"macro_ci: {v.shape} values but {g.shape} groups: give one group per value")
+    if len(v) == 0: return (float("nan"),) * 3
+    rng = np.random.default_rng(seed)
+    parts = [v[g == k] for k in dict.fromkeys(g.tolist())]
+    boots = np.mean([p[rng.integers(0, len(p), (n, len(p)))].mean(1) for p in parts], 0)     # (n,) macro means
+    return float(np.mean([p.mean() for p in parts])), float(np.quantile(boots, alpha / 2)), float(np.quantile(boots, 1 - alpha / 2))
