@@ -23,7 +23,7 @@ __all__ = ['METHODS', 'ANSWER_INSTRUCTION', 'FEW_SHOT', 'METRICS', 'TABLE_COLUMN
            'oracle_gold_distill', 'c_star', 'method_prefixes', 'nearest_train', 'relation_centroid', 'answer_prior',
            'method_result', 'method_answers', 'evaluate_method', 'evaluate_methods', 'retained_table',
            'paired_differences', 'comparison_sentence', 'distill_kl', 'mi_proxy', 'min_k_table', 'mode_separation',
-           'slot_intervention', 'attention_entropy']
+           'slot_intervention', 'attention_entropy', 'frame_content_prefixes', 'factored_reading']
 
 # %% ../nbs/45_eval.ipynb #ca69d894
 @dataclass(frozen=True, kw_only=True)
@@ -415,3 +415,31 @@ def attention_entropy(att: torch.Tensor, mask: torch.Tensor | None = None) -> to
     L = att.shape[-1] if mask is None else int(mask.sum())
     p = att.clamp_min(1e-12)
     return -(p * p.log()).sum(-1) / math.log(max(L, 2))
+
+# %% ../nbs/45_eval.ipynb #fac00002
+def frame_content_prefixes(gen: Generator, pairs: list, content: torch.Tensor) -> list:
+    "Content (N, K, d) placed inside each pair's answer frame where a text method's content goes: (P_i, d) per pair."
+    out = []
+    for p, c in zip(pairs, content):
+        pre, post = answer_frame(gen, shots_for(p))
+        out.append(torch.cat([gen.embed(list(pre)), c.to(gen.device, gen.E.dtype), gen.embed(list(post))]))
+    return out
+
+@torch.no_grad()
+def factored_reading(gen: Generator, pairs: list, contents: dict, a_mode: str = "A", max_new_tokens: int = 24) -> "pd.DataFrame":
+    """Per content set {name: (N, K, d)} and reading (`a_mode`: [A_mode ; c]; `in_frame`: c in the answer frame), and for
+    the text question in that frame: match with its bootstrap interval over items, strict EM and the answer loss."""
+    import pandas as pd
+    golds, mode = [p.answer for p in pairs], gen.mode_embedding(a_mode)
+    reads = {("text question", "in_frame"): [gen.embed(text_prefix_ids(gen, p)) for p in pairs]}
+    for name, c in contents.items():
+        reads[(name, "a_mode")] = list(gen.stm(mode, c.to(gen.device)))
+        reads[(name, "in_frame")] = frame_content_prefixes(gen, pairs, c)
+    rows = []
+    for (name, how), pre in reads.items():
+        sc = score_prefixes(gen, pre, golds, max_new_tokens)
+        per = per_example(sc["pred"], golds)
+        m, lo, hi = bootstrap_ci(per["match"])
+        rows.append(dict(content=name, reading=how, n=len(pairs), match=m, match_ci=(lo, hi), em=float(np.mean(per["em"])),
+                         a_loss=float(np.mean(sc["loss"])), items=per["match"], example=sc["pred"][0] if pairs else ""))
+    return pd.DataFrame(rows)
