@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #47499da6
 from __future__ import annotations
-import os, sys, json, errno, random, socket, hashlib, tempfile, contextlib, dataclasses, datetime, subprocess
+import os, sys, json, errno, random, socket, hashlib, weakref, tempfile, contextlib, dataclasses, datetime, subprocess
 from pathlib import Path
 from typing import Any
 import numpy as np
@@ -14,7 +14,7 @@ import torch
 __all__ = ['lab_root', 'data_dir', 'cache_dir', 'reports_dir', 'seed_everything', 'stable_seed', 'pick_device', 'default_dtype',
            'index_groups', 'atomic_write_bytes', 'to_json', 'atomic_write_json', 'read_json', 'save_figure',
            'atomic_save_tensors', 'atomic_torch_save', 'nan_to_none', 'LockedError', 'folder_lock', 'git_commit',
-           'run_record', 'ManifestError', 'write_manifest', 'read_manifest']
+           'run_record', 'register_generator', 'ManifestError', 'write_manifest', 'read_manifest']
 
 # %% ../nbs/00_core.ipynb #a42e0555
 def lab_root() -> Path:
@@ -183,11 +183,20 @@ def git_commit(root=None) -> str | None:
     except Exception: return head
 
 def run_record(cfg=None, **extra) -> dict:
-    "Config (as a dict), versions, commit and time: saved beside every result."
+    """Config (as a dict), versions, commit and time: saved beside every result; with `generators`, the `identity` (name,
+    dtype, weight hash, revision, source) of every Generator this process has loaded."""
     import transformers, dcm_lab
+    gens = [g.identity for g in list(_GENERATORS.values())]
     return dict(config=dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg,
                 dcm_lab=dcm_lab.__version__, torch=torch.__version__, transformers=transformers.__version__,
-                commit=git_commit(), time=datetime.datetime.now().isoformat(timespec="seconds"), **extra)
+                commit=git_commit(), time=datetime.datetime.now().isoformat(timespec="seconds"),
+                **({"generators": gens} if gens else {}), **extra)
+
+_GENERATORS = weakref.WeakValueDictionary()          # id → every Generator alive in this process
+
+def register_generator(gen) -> None:
+    "Remember a Generator (anything with an `identity`), so every run record written while it lives names it."
+    _GENERATORS[id(gen)] = gen
 
 # %% ../nbs/00_core.ipynb #dcf11c8d
 class ManifestError(ValueError): "A phase's manifest that is missing or names artifacts that are gone; the message says what to run."

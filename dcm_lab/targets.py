@@ -616,8 +616,9 @@ class MetaMismatch(TargetStoreError): "meta.json disagrees with shards that veri
 
 def _meta(gen, cfg):
     return dict(generator=gen.name, d=gen.d, vocab=int(gen.E.shape[0]), K=cfg.K, modes=[cfg.q_mode, cfg.a_mode, cfg.k_mode],
-                **run_record(cfg, seed=cfg.seed))
+                identity=gen.identity, **run_record(cfg, seed=cfg.seed))
 
+_NOTED = set()                                                          # stores whose missing identity was noted once
 _SHARD = re.compile(r"shard-(?:r(\d+)-)?(\d+)\.json(?:\.corrupt)?$")     # shard-r{rank}-{n}.json; old stores: shard-{n}.json
 
 def _shard_json(shard: Path) -> dict:
@@ -659,7 +660,7 @@ class TargetStore:
         if (self.path/"meta.json").exists():
             self.meta = self._read_meta()
             self.check_shards()
-            if gen is not None: self.check_generator(gen)
+            if gen is not None: self.check_generator(gen, writing=cfg is not None)
             if cfg is not None: self.check_config(cfg)
         elif gen is not None and cfg is not None and create:
             if self.shards(): raise MetaMismatch(f"{self.path} holds shards but no meta.json: rebuild it from the verified "
@@ -685,10 +686,26 @@ class TargetStore:
         if diff: raise TargetStoreError(f"{self.path} was made with another config {diff} (stored, asked): "
                                         "use a new folder, or the stored config to resume.")
 
-    def check_generator(self, gen: Generator):
+    def check_generator(self, gen: Generator, writing: bool = False):
+        """Refuse another Generator (name, d). Its identity (dtype, weight hash): another one is refused for writing (a
+        resume) and warned about for reading; a store from before identities is accepted with a printed note."""
         if self.meta["d"] != gen.d or self.meta["generator"] != gen.name:
             raise TargetStoreError(f"targets in {self.path} were made with Generator {self.meta['generator']!r} (d={self.meta['d']}), "
                                    f"not {gen.name!r} (d={gen.d}): load them with that Generator, or regenerate targets.")
+        have, now = self.meta.get("identity"), gen.identity
+        if have is None:
+            if writing and str(self.path) not in _NOTED:
+                _NOTED.add(str(self.path))
+                print(f"note: {self.path} predates recorded Generator identities (dtype, weight hash): resumed unchecked "
+                      f"as {now['dtype']}/{now['weights']}", flush=True)
+            return
+        diff = {k: (have.get(k), now[k]) for k in ("dtype", "weights") if have.get(k) != now[k]}
+        if not diff: return
+        msg = (f"targets in {self.path} were made by {gen.name!r} with {diff} (stored, this Generator): another dtype or other "
+               f"weights ({now['source']}). Load the Generator as it was (e.g. load_generator({gen.name!r}, "
+               f"dtype=torch.{have.get('dtype')})), or use a new folder for this one.")
+        if writing: raise TargetStoreError(msg)
+        warnings.warn(msg)
 
     def agrees(self, shard: Path, info: dict, shape: tuple | None):
         "Refuse (`MetaMismatch`, nothing moved) when meta.json disagrees with a shard's record or its content shape (n, R, K, d)."
@@ -753,7 +770,7 @@ class TargetStore:
         atomic_write_bytes(self.path/f"{name}.safetensors", data)
         atomic_write_json(self.path/f"{name}.json", dict(items=records, sha256=hashlib.sha256(data).hexdigest(),
                           shapes={k: list(v.shape) for k, v in t.items()}, generator=self.meta["generator"], K=self.meta["K"],
-                          d=self.meta["d"], config=self.meta["config"]))
+                          d=self.meta["d"], config=self.meta["config"], identity=self.meta.get("identity")))
         return self.path/f"{name}.json"
 
     def inflight_path(self, rank: int = 0) -> Path: return self.path/f"inflight-r{rank:03d}.pt"
@@ -825,7 +842,8 @@ def rebuild_meta(path, cfg: TargetConfig | None = None, generator: str | None = 
         try: info, t = shard_own(s)
         except ShardCorrupt: bad.append(s.name); continue
         _, R, K, d = t["content"].shape
-        found[s.name] = dict(generator=info.get("generator"), K=K, d=d, restarts=R, config=info.get("config"))
+        found[s.name] = dict(generator=info.get("generator"), K=K, d=d, restarts=R, config=info.get("config"),
+                             identity=info.get("identity"))
     if not found: raise TargetStoreError(f"{path}: no shard verifies against its own record ({len(bad)} corrupt): nothing "
                                          "to rebuild meta.json from; regenerate the targets in a new folder")
     kinds = {json.dumps({k: v for k, v in f.items() if v is not None}, sort_keys=True) for f in found.values()}
@@ -840,7 +858,9 @@ def rebuild_meta(path, cfg: TargetConfig | None = None, generator: str | None = 
         raise TargetStoreError(f"{path}: its shards predate recorded configs and meta.json is unreadable: pass the config "
                                "it was made with (rebuild_meta(path, cfg=TargetConfig(...), generator='name'))")
     conf = {**conf, "K": f0["K"], "restarts": f0["restarts"]}                   # the tensors are the truth
+    ident = f0["identity"] or old.get("identity")
     meta = {**old, **({} if old else run_record()), "generator": gen_name, "d": f0["d"], "K": f0["K"], "config": conf,
+            **({"identity": ident} if ident else {}),
             "modes": [conf.get("q_mode", "Q"), conf.get("a_mode", "A"), conf.get("k_mode", "K")], "seed": conf.get("seed"),
             "rebuilt": dict(time=time.strftime("%Y-%m-%dT%H:%M:%S"), from_shards=len(found), corrupt_left=bad)}
     changed = {k: (old.get(k), meta[k]) for k in ("generator", "d", "K") if old.get(k) != meta[k]}
@@ -971,11 +991,13 @@ def _generate(gen, pairs, cfg, path, items, shard_size, progress, on_shard, dist
     if dist is not None: dist.wait_for_everyone()
     return store
 def default_targets_dir(gen: Generator, dataset: str, pairs: list, cfg: TargetConfig, warm: tuple | None = None) -> Path:
-    """A cache folder named by Generator, dataset and a hash of (config, pair ids, and the warm start's ids and contents
-    when given): same job → same folder → resume."""
+    """A cache folder named by Generator, dataset and a hash of (config, the Generator's dtype and weight hash, pair
+    ids, and the warm start's ids and contents when given): same job → same folder → resume; the same model in another
+    dtype gets its own folder."""
     from dcm_lab.core import cache_dir, stable_seed
     w = () if warm is None else (*warm[0], hashlib.sha256(warm[1].detach().float().cpu().numpy().tobytes()).hexdigest())
-    h = stable_seed(json.dumps(asdict(cfg), sort_keys=True), *[p.id for p in pairs], *w) % 16**8
+    ident = (gen.identity["dtype"], gen.identity["weights"])
+    h = stable_seed(json.dumps(asdict(cfg), sort_keys=True), *ident, *[p.id for p in pairs], *w) % 16**8
     return cache_dir()/"targets"/f"{gen.name.replace('/', '_')}-{Path(dataset).stem}-{len(pairs)}-{h:08x}"
 
 def load_targets(path, gen: Generator | None = None) -> Targets:

@@ -157,3 +157,19 @@ def test_full_disk_during_a_checkpoint(tiny, ref, tmp_path):
     t, r = load_targets(st, tiny), load_targets(full, tiny)
     assert t.ids == r.ids
     assert torch.allclose(t.content, r.content, atol=1e-5)
+
+def test_identity_joins_the_store_and_another_dtype_is_refused(tiny, ref, tmp_path, capsys):
+    "Issue #24: a store made in fp32 used to resume in bf16 without a word (stores keyed on the Generator's name only)."
+    meta = read_json(ref[0]/"meta.json")
+    assert meta["identity"] == tiny.identity and meta["identity"]["dtype"] == "float32"
+    assert tiny.identity in meta["generators"]                                 # the run record names it too
+    assert read_json(sorted(ref[0].glob("shard-*.json"))[0])["identity"] == tiny.identity
+    half = load_generator("tiny", device="cpu", dtype=torch.bfloat16)
+    assert half.identity["weights"] != tiny.identity["weights"]
+    with pytest.raises(TargetStoreError, match=r"'dtype': \('float32', 'bfloat16'\).*dtype=torch.float32"):
+        generate_targets(half, PAIRS, CFG, ref[0], shard_size=1, progress=False)
+    with pytest.warns(UserWarning, match="another dtype or other weights"): load_targets(ref[0], half)
+    old = copy(ref[0], tmp_path/"old")                                          # a store from before identities: a note
+    m = read_json(old/"meta.json"); del m["identity"]; atomic_write_json(old/"meta.json", m)
+    generate_targets(half, PAIRS, CFG, old, shard_size=1, progress=False)
+    assert "predates recorded Generator identities" in capsys.readouterr().out
