@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #47499da6
 from __future__ import annotations
-import os, json, random, hashlib, tempfile, dataclasses, datetime, subprocess
+import os, sys, json, errno, random, socket, hashlib, weakref, tempfile, contextlib, dataclasses, datetime, subprocess
 from pathlib import Path
 from typing import Any
 import numpy as np
@@ -13,8 +13,8 @@ import torch
 # %% auto #0
 __all__ = ['lab_root', 'data_dir', 'cache_dir', 'reports_dir', 'seed_everything', 'stable_seed', 'pick_device', 'default_dtype',
            'index_groups', 'atomic_write_bytes', 'to_json', 'atomic_write_json', 'read_json', 'save_figure',
-           'atomic_save_tensors', 'atomic_torch_save', 'nan_to_none', 'git_commit', 'run_record', 'ManifestError',
-           'write_manifest', 'read_manifest']
+           'atomic_save_tensors', 'atomic_torch_save', 'nan_to_none', 'LockedError', 'folder_lock', 'git_commit',
+           'run_record', 'register_generator', 'ManifestError', 'write_manifest', 'read_manifest']
 
 # %% ../nbs/00_core.ipynb #a42e0555
 def lab_root() -> Path:
@@ -56,15 +56,27 @@ def index_groups(keys) -> dict:
     return out
 
 # %% ../nbs/00_core.ipynb #aac4f101
+def _write_all(f, data: bytes) -> None:
+    "The one place the lab's files get their bytes (tests replace it to simulate a disk that fills partway)."
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    "Write `data` to `path` atomically."
+    """Write `data` to `path` atomically: the old file or the new one, never half of one. A full disk is an `OSError`
+    (ENOSPC) that names the file and says that nothing partial was left."""
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as f: _write_all(f, data)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            raise OSError(errno.ENOSPC, f"disk full while writing {path} ({len(data):,} bytes): it was not written (its "
+                          "previous version, if any, is untouched; the partial temporary file was removed). Free space "
+                          f"on the disk holding {path.parent} and run again: a resume continues from what was committed.") from e
+        raise
     return path
 
 def _jsonable(o):
@@ -107,6 +119,59 @@ def nan_to_none(o):
     if isinstance(o, (float, np.floating)): return float(o) if np.isfinite(o) else None
     return o
 
+# %% ../nbs/00_core.ipynb #2acf8573
+class LockedError(RuntimeError): "A folder another live process is writing; the message names it and says what to do."
+
+def _proc_start(pid: int) -> str | None:
+    "The process's start time in clock ticks since boot (Linux), telling a reused pid from the original; None elsewhere."
+    try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError): return None
+
+def _holder_alive(h: dict) -> bool:
+    "Whether the lock's holder may still be running (always True for another host: it cannot be checked from here)."
+    if h.get("host") != socket.gethostname(): return True
+    try: os.kill(int(h["pid"]), 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return h.get("start") is None or _proc_start(int(h["pid"])) in (None, h["start"])
+
+def _read_lock(f: Path) -> dict | None:
+    try: return json.loads(f.read_text())
+    except FileNotFoundError: return None
+    except (OSError, ValueError): return {}                          # being written, or garbage: treated as held
+
+def _take_stale(f: Path, h: dict, what: str) -> bool:
+    "Move a dead holder's lock aside (one rename: only one taker wins); True when this process took it."
+    aside = f.with_name(f"{f.name}.stale-{os.getpid()}")
+    try: os.rename(f, aside)
+    except FileNotFoundError: return False
+    if _read_lock(aside) != h: os.rename(aside, f); return False      # another taker's fresh lock: put it back
+    aside.unlink(missing_ok=True)
+    print(f"{what}: took over the lock of process {h.get('pid')} on {h.get('host')} (since {h.get('time')}), which no "
+          "longer runs: it was killed or crashed; its committed work is kept and the rest is redone.", flush=True)
+    return True
+
+@contextlib.contextmanager
+def folder_lock(folder, what: str | None = None):
+    "Hold `<folder>/lock` while writing `folder`; refuses (`LockedError`) while another live process holds it."
+    f = Path(folder)/"lock"; f.parent.mkdir(parents=True, exist_ok=True); what = what or str(folder)
+    me = dict(pid=os.getpid(), host=socket.gethostname(), start=_proc_start(os.getpid()),
+              time=datetime.datetime.now().isoformat(timespec="seconds"), command=" ".join(sys.argv)[:300])
+    for _ in range(3):
+        try: fd = os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            h = _read_lock(f)
+            if h is None or (h and not _holder_alive(h) and _take_stale(f, h, what)): continue
+            raise LockedError(f"{what} is being written by another process: {f} names pid {h.get('pid')} on host "
+                              f"{h.get('host')} since {h.get('time')} ({h.get('command', '?')!r}). Wait for it to finish "
+                              "(or stop it), then run again; if that process is gone, delete the lock file.") from None
+        with os.fdopen(fd, "w") as out: out.write(json.dumps(me))
+        break
+    else: raise LockedError(f"{what}: could not take {f} (other writers keep taking it): run again")
+    try: yield f
+    finally:
+        if (_read_lock(f) or {}).get("pid") == me["pid"]: f.unlink(missing_ok=True)
+
 # %% ../nbs/00_core.ipynb #cbd6ee16
 def git_commit(root=None) -> str | None:
     "The checkout's short commit, with `+dirty` when tracked files differ from it (the code that ran is not that commit); None outside git."
@@ -118,11 +183,20 @@ def git_commit(root=None) -> str | None:
     except Exception: return head
 
 def run_record(cfg=None, **extra) -> dict:
-    "Config (as a dict), versions, commit and time: saved beside every result."
+    """Config (as a dict), versions, commit and time: saved beside every result; with `generators`, the `identity` (name,
+    dtype, weight hash, revision, source) of every Generator this process has loaded."""
     import transformers, dcm_lab
+    gens = [g.identity for g in list(_GENERATORS.values())]
     return dict(config=dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg,
                 dcm_lab=dcm_lab.__version__, torch=torch.__version__, transformers=transformers.__version__,
-                commit=git_commit(), time=datetime.datetime.now().isoformat(timespec="seconds"), **extra)
+                commit=git_commit(), time=datetime.datetime.now().isoformat(timespec="seconds"),
+                **({"generators": gens} if gens else {}), **extra)
+
+_GENERATORS = weakref.WeakValueDictionary()          # id → every Generator alive in this process
+
+def register_generator(gen) -> None:
+    "Remember a Generator (anything with an `identity`), so every run record written while it lives names it."
+    _GENERATORS[id(gen)] = gen
 
 # %% ../nbs/00_core.ipynb #dcf11c8d
 class ManifestError(ValueError): "A phase's manifest that is missing or names artifacts that are gone; the message says what to run."

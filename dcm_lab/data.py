@@ -13,10 +13,10 @@ from typing import Iterable
 from .core import data_dir, cache_dir, atomic_write_bytes
 
 # %% auto #0
-__all__ = ['BIGBENCH_FILES', 'HUB', 'DATASETS', 'QAPair', 'qtype_of', 'DataError', 'ValidationReport', 'validate_pairs',
-           'load_tables', 'default_facts', 'save_jsonl', 'row_problem', 'pair_from_dict', 'load_records', 'load_jsonl',
-           'squad_pairs', 'wikidata_pairs', 'fetch_bigbench', 'read_tar_json', 'answer_text', 'fanoutqa_pairs',
-           'hub_pairs', 'load_pairs', 'fetch']
+__all__ = ['BIGBENCH_FILES', 'HUB', 'DATASETS', 'QAPair', 'qtype_of', 'DataError', 'ValidationReport', 'text_problem',
+           'validate_pairs', 'load_tables', 'default_facts', 'save_jsonl', 'row_problem', 'pair_from_dict',
+           'load_records', 'load_jsonl', 'squad_pairs', 'wikidata_pairs', 'fetch_bigbench', 'read_tar_json',
+           'answer_text', 'fanoutqa_pairs', 'hub_pairs', 'load_pairs', 'fetch']
 
 # %% ../nbs/05_data.ipynb #005280a1
 @dataclass(frozen=True)
@@ -46,24 +46,53 @@ class DataError(ValueError): "Raised for input data that cannot be used; the mes
 class ValidationReport:
     kept: int = 0
     skipped: Counter = field(default_factory=Counter)
-    examples: dict = field(default_factory=dict)   # reason -> first offending id
+    examples: dict = field(default_factory=dict)   # reason -> first offending row (file:line for user files, else its id)
+    where: dict = field(default_factory=dict)      # pair -> file:line, for rows read from a user file
     def __repr__(self):
         s = ", ".join(f"{k}: {v} (e.g. {self.examples[k]!r})" for k, v in self.skipped.items()) or "none"
         return f"kept {self.kept}, skipped {sum(self.skipped.values())} [{s}]"
 
-def validate_pairs(pairs: Iterable[QAPair], max_chars: int = 2000, strict: bool = False) -> tuple[list[QAPair], ValidationReport]:
-    "Keep usable pairs; count every skip by reason. `strict=True` raises `DataError` on the first bad row instead."
-    kept, rep, ids, seen = [], ValidationReport(), set(), set()
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # tab, newline and carriage return are text; the rest is not
+
+def text_problem(p) -> str | None:
+    "Why a `QAPair`'s fields cannot be text the Generator reads (a non-string, a control character); None when they can."
+    for f in ("id", "question", "answer"):
+        if not isinstance(getattr(p, f), str): return f"{f} is {type(getattr(p, f)).__name__}, not a string"
+    for f in ("context", "topic", "qtype", "atype", "source", "k_complexity"):
+        if getattr(p, f) is not None and not isinstance(getattr(p, f), str): return f"{f} is {type(getattr(p, f)).__name__}, not a string"
+    for f in ("paraphrases_q", "paraphrases_a", "bridge"):
+        if not all(isinstance(x, str) for x in getattr(p, f)): return f"{f} holds a non-string"
+    for f in ("question", "answer", "context", "paraphrases_q", "paraphrases_a", "bridge"):
+        v = getattr(p, f)
+        for t in (v,) if isinstance(v, str) or v is None else v:
+            if t and (m := _CONTROL.search(t)): return f"control character {m.group()!r} in {f}"
+    return None
+
+def _row_name(p, where: dict) -> str:
+    "Where a row came from: `where[pair]` (a file's row), else `where[id]`, else its id."
+    for k in (p, p.id):
+        try:
+            if k in where: return where[k]
+        except TypeError: pass                                       # an unhashable field: no file position to give
+    return repr(p.id)
+
+def validate_pairs(pairs: Iterable[QAPair], max_chars: int = 2000, strict: bool = False,
+                   where: dict | None = None) -> tuple[list[QAPair], ValidationReport]:
+    """Keep usable pairs; count every skip by reason. `strict=True` raises `DataError` on the first bad row instead.
+    `where` (id → `file:line`, e.g. `load_records`' report) names rows by where they came from; else by id."""
+    kept, rep, ids, seen, where = [], ValidationReport(), set(), set(), where or {}
     for p in pairs:
-        reason = None
-        if not p.question or not p.question.strip(): reason = "empty question"
-        elif not p.answer or not p.answer.strip(): reason = "empty answer"
+        reason = text_problem(p)
+        if reason: pass
+        elif not p.question.strip(): reason = "empty question"
+        elif not p.answer.strip(): reason = "empty answer"
         elif max(len(p.question), len(p.answer)) > max_chars: reason = f"longer than {max_chars} chars"
         elif p.id in ids: reason = "duplicate id"
         elif (p.question.strip(), p.answer.strip()) in seen: reason = "duplicate question-answer"
         if reason:
-            if strict: raise DataError(f"row {p.id!r}: {reason}. Fix the row or call with strict=False to skip and count it.")
-            rep.skipped[reason] += 1; rep.examples.setdefault(reason, p.id); continue
+            row = _row_name(p, where)
+            if strict: raise DataError(f"row {row}: {reason}. Fix the row or call with strict=False to skip and count it.")
+            rep.skipped[reason] += 1; rep.examples.setdefault(reason, row); continue
         ids.add(p.id); seen.add((p.question.strip(), p.answer.strip())); kept.append(p)
     rep.kept = len(kept)
     return kept, rep
@@ -147,15 +176,16 @@ def load_records(path: str | Path, strict: bool = False) -> tuple[list[QAPair], 
     "Pairs from a user's .jsonl/.json file and a report whose skips name `file:line` and reason; `strict` raises on the first bad row."
     path = Path(path)
     if not path.exists(): raise DataError(f"no such data file: {path}")
+    if path.is_dir(): raise DataError(f"{path} is a folder, not a data file: give the .jsonl/.json file inside it")
     if path.suffix not in (".jsonl", ".json"): raise DataError(f"{path}: a data file must be .jsonl (one object per line) or .json (a list of objects)")
     pairs, rep, rows = [], ValidationReport(), 0
     for n, d, why in _rows(path):
         rows += 1
-        why = why or row_problem(d)
+        why = why or row_problem(d) or text_problem(pair_from_dict(d))
         if why:
             if strict: raise DataError(f"{path}:{n}: {why}. Fix the row, or load with strict=False to skip and count it.")
             rep.skipped[why] += 1; rep.examples.setdefault(why, f"{path.name}:{n}"); continue
-        pairs.append(pair_from_dict(d))
+        pairs.append(pair_from_dict(d)); rep.where.setdefault(pairs[-1], f"{path.name}:{n}")
     if rows == 0: raise DataError(f"{path} holds no rows: an empty dataset is almost always a wrong path or an unfinished export")
     return pairs, rep
 
@@ -296,7 +326,7 @@ def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shu
     elif name in ("trivia_qa", "nq_open"): pairs = hub_pairs(name, **kw)
     elif Path(name).suffix in (".jsonl", ".json"): pairs, rep = load_records(name, strict)
     else: raise DataError(f"unknown dataset {name!r}: one of {DATASETS} or a .jsonl/.json path")
-    pairs, rep2 = validate_pairs(pairs, strict=strict)
+    pairs, rep2 = validate_pairs(pairs, strict=strict, where=rep.where)
     rep.skipped.update(rep2.skipped); rep.examples.update({k: v for k, v in rep2.examples.items() if k not in rep.examples})
     rep.kept = rep2.kept
     if sum(rep.skipped.values()): print(f"{name}: {rep}")

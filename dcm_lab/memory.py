@@ -4,14 +4,14 @@
 
 # %% ../nbs/60_memory.ipynb #5f7726a0
 from __future__ import annotations
-import math, dataclasses
+import math, hashlib, dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import atomic_save_tensors, atomic_write_json, read_json
+from .core import atomic_save_tensors, atomic_write_bytes, atomic_write_json, read_json
 from .encoder import input_embeddings
 from .diffusion import Diffuser, Normalizer, generate_content
 
@@ -31,7 +31,10 @@ class LTM:
     Entries sit in slots 0..len-1 of a growable store; `meta` maps an entry id to the keyword metadata it was written with."""
     def __init__(self, K: int, d: int, key_dim: int, capacity: int = 10_000, eviction: str = "lru",
                  dtype: torch.dtype = torch.float16, ivf_at: int = 32_768, nlist: int = 2048, nprobe: int = 16):
-        if capacity < 1: raise LTMError(f"capacity must be ≥ 1 entry, got {capacity}")
+        for name, v in (("K", K), ("d", d), ("key_dim", key_dim), ("capacity", capacity)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise LTMError(f"LTM({name}={v!r}): {name} must be an integer ≥ 1 (K content slots, d the Generator's "
+                               "embedding size, key_dim the retrieval key size, capacity entries)")
         if eviction not in ("lru", "fifo"): raise LTMError(f"eviction must be 'lru' or 'fifo', got {eviction!r}")
         if dtype not in (torch.float16, torch.bfloat16, torch.float32): raise LTMError(f"dtype must be float16, bfloat16 or float32, got {dtype}")
         self.K, self.d, self.key_dim, self.capacity, self.eviction = K, d, key_dim, capacity, eviction
@@ -168,6 +171,8 @@ def _search(self: LTM, u: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 @patch
 def query(self: LTM, keys: torch.Tensor, top_n: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     "Cosine top-N for query keys (B, e) → scores (B, n), entry ids (B, n); marks the entries used. A refused query marks nothing."
+    if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
+        raise LTMError(f"query(top_n={top_n!r}): top_n must be an integer ≥ 1 (how many entries to read back)")
     if not len(self): raise LTMError("the LTM is empty: commit entries before reading")
     u = self._unit_keys(keys, "query")
     scores, slots = self._search(u, min(top_n, len(self)))
@@ -183,32 +188,51 @@ _LTM_FORMAT = 2
 
 @patch
 def save(self: LTM, path) -> Path:
-    "Tensors first, then ltm.json (the commit marker); both carry the same stamp, so a save cut between them is detected at load."
+    """Tensors first, then ltm.json (the commit marker) with the tensors' sha256; both carry the same stamp, so a save cut
+    between them is detected at load, and so is any byte changed since."""
+    from safetensors.torch import save as st_save
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     order = np.fromiter(self._slot.values(), np.int64, len(self))                              # slots in eviction order
     stamp = [self.clock, self.next_id, self.evicted, len(self)]
     t = dict(contents=self._contents[torch.from_numpy(order)], keys=torch.from_numpy(self._keys[order]), stamp=torch.tensor(stamp),
              **{a: torch.from_numpy(getattr(self, "_" + a)[order]) for a in ("id", "written", "last_used", "hits")})
     if self._ivf is not None: t["centroids"] = torch.from_numpy(self._ivf.quantizer.reconstruct_n(0, self._ivf.nlist))
-    atomic_save_tensors(path/"ltm.safetensors", t)
+    data = st_save({k: v.contiguous() for k, v in t.items()})
+    atomic_write_bytes(path/"ltm.safetensors", data)
     atomic_write_json(path/"ltm.json", dict(format=_LTM_FORMAT, K=self.K, d=self.d, key_dim=self.key_dim, capacity=self.capacity,
                                             eviction=self.eviction, dtype=str(self.dtype).removeprefix("torch."), ivf_at=self.ivf_at,
-                                            nlist=self.nlist, nprobe=self.nprobe, stamp=stamp, meta={str(i): m for i, m in self.meta.items()}))
+                                            nlist=self.nlist, nprobe=self.nprobe, stamp=stamp, sha256=hashlib.sha256(data).hexdigest(),
+                                            meta={str(i): m for i, m in self.meta.items()}))
     return path
 
-@patch(cls_method=True)
-def load(cls: LTM, path, d: int | None = None) -> LTM:
-    "Load a saved memory; with `d`, refuse one made for a Generator of another embedding size."
-    from safetensors.torch import load_file
-    path = Path(path)
+def _ltm_files(path: Path) -> tuple[dict, dict]:
+    "ltm.json and the tensors, each verified (readable, the recorded sha256), or an `LTMError` naming the file."
+    from safetensors.torch import load as st_load
+    redo = "save the memory again from the process that holds it, or restore a copy of the folder"
     if not (path/"ltm.json").exists(): raise LTMError(f"no saved LTM at {path} (ltm.json missing)")
-    m = read_json(path/"ltm.json")
+    try: m = read_json(path/"ltm.json"); m["stamp"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise LTMError(f"{path/'ltm.json'} cannot be read ({type(e).__name__}: {e}): truncated or edited; {redo}") from None
     if m.get("format") != _LTM_FORMAT: raise LTMError(f"{path} was saved in LTM format {m.get('format', 1)}, this code reads {_LTM_FORMAT}")
-    if d is not None and m["d"] != d: raise LTMError(f"{path} holds contents of d={m['d']}, this Generator has d={d}: another Generator's memory")
-    t = load_file(path/"ltm.safetensors")
+    f = path/"ltm.safetensors"
+    if not f.exists(): raise LTMError(f"{f} is missing: {redo}")
+    data = f.read_bytes()
+    if "sha256" in m and hashlib.sha256(data).hexdigest() != m["sha256"]:
+        raise LTMError(f"{f} does not hash to the sha256 recorded in ltm.json (truncated, changed, or a save interrupted between its two files): "
+                       f"its entries cannot be trusted; {redo}")
+    try: t = st_load(data)
+    except Exception as e: raise LTMError(f"{f} cannot be read ({type(e).__name__}: {e}): truncated or changed; {redo}") from None
     if t["stamp"].tolist() != m["stamp"]:
         raise LTMError(f"{path}: ltm.safetensors (stamp {t['stamp'].tolist()}) and ltm.json (stamp {m['stamp']}) disagree: "
                        "a save was interrupted; save the memory again")
+    return m, t
+
+@patch(cls_method=True)
+def load(cls: LTM, path, d: int | None = None) -> LTM:
+    """Load a saved memory, verified (its sha256; saves from before hashes by their stamp); with `d`, refuse one made for
+    a Generator of another embedding size."""
+    m, t = _ltm_files(Path(path))
+    if d is not None and m["d"] != d: raise LTMError(f"{path} holds contents of d={m['d']}, this Generator has d={d}: another Generator's memory")
     ltm = cls(m["K"], m["d"], m["key_dim"], m["capacity"], m["eviction"], getattr(torch, m["dtype"]), m["ivf_at"], m["nlist"], m["nprobe"])
     n = len(t["id"]); ltm._grow(n)
     ltm._contents[:n] = t["contents"]; ltm._keys[:n] = t["keys"].numpy()

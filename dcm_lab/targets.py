@@ -5,13 +5,13 @@ the A mode — batched over pairs × restarts × modes, resumable, with quality 
 
 # %% ../nbs/20_targets.ipynb #58b1aab4
 from __future__ import annotations
-import math, json, time, dataclasses, weakref
+import math, json, time, contextlib, dataclasses, weakref
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, torch
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
-from .core import stable_seed, atomic_write_json, atomic_save_tensors, read_json, run_record
+from .core import stable_seed, atomic_write_json, atomic_save_tensors, read_json, run_record, folder_lock
 from .generator import Generator, GeneratorError, packing_pays
 from .data import QAPair
 
@@ -20,8 +20,9 @@ __all__ = ['INITS', 'ANCHORED', 'FULL', 'GO_ON', 'CONVERGED', 'STOPPED', 'NAN_RE
            'Item', 'qa_item', 'embedding_stats', 'question_anchor', 'init_contents', 'check_warm', 'init_content',
            'lr_at', 'SegmentTable', 'segment_table', 'segment_batch', 'Carry', 'new_carry', 'reset_rows', 'carry_rows',
            'put_rows', 'adamw_rows', 'update_best', 'advance_horizon', 'take_snapshots', 'row_status', 'RowResult',
-           'TargetOptimizer', 'greedy_prefix', 'greedy_and_baseline', 'TargetStoreError', 'TargetStore', 'Targets',
-           'stored_item', 'check_items', 'generate_targets', 'default_targets_dir', 'load_targets', 'notebook_config',
+           'TargetOptimizer', 'greedy_prefix', 'greedy_and_baseline', 'TargetStoreError', 'ShardCorrupt',
+           'MetaMismatch', 'shard_own', 'TargetStore', 'Targets', 'rebuild_meta', 'stored_item', 'check_items',
+           'generate_targets', 'changed_ids', 'default_targets_dir', 'load_targets', 'notebook_config',
            'ensure_targets', 'phase1a_main', 'FilterConfig', 'quality_filter', 'paraphrase', 'with_paraphrases',
            'targets_table']
 
@@ -610,75 +611,143 @@ from safetensors.torch import save as _st_save
 from .core import atomic_write_bytes
 
 class TargetStoreError(ValueError): "A target store that cannot be used as asked; the message says why."
+class ShardCorrupt(TargetStoreError): "A shard whose files fail their own record (hash, shapes, JSON): set aside and redone on resume."
+class MetaMismatch(TargetStoreError): "meta.json disagrees with shards that verify: refused, nothing moved (`rebuild_meta`)."
 
 def _meta(gen, cfg):
     return dict(generator=gen.name, d=gen.d, vocab=int(gen.E.shape[0]), K=cfg.K, modes=[cfg.q_mode, cfg.a_mode, cfg.k_mode],
-                **run_record(cfg, seed=cfg.seed))
+                identity=gen.identity, **run_record(cfg, seed=cfg.seed))
 
+_NOTED = set()                                                          # stores whose missing identity was noted once
 _SHARD = re.compile(r"shard-(?:r(\d+)-)?(\d+)\.json(?:\.corrupt)?$")     # shard-r{rank}-{n}.json; old stores: shard-{n}.json
+
+def _shard_json(shard: Path) -> dict:
+    "A shard's JSON; unreadable (truncated, edited) → `ShardCorrupt` naming the file."
+    try: info = read_json(shard); info["items"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ShardCorrupt(f"shard {shard} cannot be read ({type(e).__name__}: {e}): truncated or edited. Run generate_targets "
+                           "on this store again (it sets the shard aside as *.corrupt and redoes its items).") from None
+    return info
+
+def shard_own(shard: Path) -> tuple[dict, dict]:
+    """A shard's JSON and tensors, checked against the shard's own record only (sha256, recorded shapes, one content row
+    per item): the truth about a shard. Failures are `ShardCorrupt`."""
+    shard = Path(shard); info = _shard_json(shard); st = shard.with_suffix(".safetensors")
+    def bad(why): raise ShardCorrupt(f"shard {shard} is corrupt: {why}. Run generate_targets on this store again (it sets "
+                                     "the shard aside as *.corrupt and redoes its items) or regenerate.")
+    if not st.exists(): bad(f"{st.name} is missing")
+    data = st.read_bytes()
+    if "sha256" in info and hashlib.sha256(data).hexdigest() != info["sha256"]:
+        bad(f"{st.name} does not hash to the recorded sha256 (truncated or changed)")
+    try: from safetensors.torch import load as _st_load; t = _st_load(data)
+    except Exception as e: bad(f"{st.name} cannot be read ({e})")
+    for k, shp in info.get("shapes", {}).items():
+        if k not in t or list(t[k].shape) != shp: bad(f"tensor {k!r} has shape {list(t[k].shape) if k in t else None}, recorded {shp}")
+    if "content" not in t or t["content"].dim() != 4 or t["content"].shape[0] != len(info["items"]):
+        bad(f"content {tuple(t['content'].shape) if 'content' in t else None} is not (items={len(info['items'])}, restarts, K, d)")
+    return info, t
 
 class TargetStore:
     """Sharded, resumable, atomic storage of optimised contents and their records.
     Opened with `gen` and `cfg` it is opened for writing: created when new, refused when made otherwise; with
     `repair=True` (one writer at a time: the main process) orphaned temporary files of a killed write are removed and
-    shards that fail verification are set aside as `*.corrupt`, so a resume redoes their items."""
+    shards that fail their own record (hash, shapes) are set aside as `*.corrupt`, so a resume redoes their items.
+    Shards are the truth: a meta.json that disagrees with shards that verify is refused (`MetaMismatch`) and no shard is
+    moved; `rebuild_meta` rebuilds it from them."""
     def __init__(self, path, gen: Generator | None = None, cfg: TargetConfig | None = None, repair: bool = False,
                  create: bool = True):
         self.path = Path(path)
         if (self.path/"meta.json").exists():
-            self.meta = read_json(self.path/"meta.json")
-            if gen is not None: self.check_generator(gen)
-            if cfg is not None:
-                want, have = asdict(cfg), self.meta["config"]
-                dflt = {f.name: json.loads(json.dumps(f.default)) for f in dataclasses.fields(TargetConfig)}   # a field newer than the store: its default
-                diff = {k: (have.get(k, dflt[k]), want[k]) for k in want if json.loads(json.dumps(want[k])) != have.get(k, dflt[k])}
-                if diff: raise TargetStoreError(f"{self.path} was made with another config {diff} (stored, asked): "
-                                                "use a new folder, or the stored config to resume.")
+            self.meta = self._read_meta()
+            self.check_shards()
+            if gen is not None: self.check_generator(gen, writing=cfg is not None)
+            if cfg is not None: self.check_config(cfg)
         elif gen is not None and cfg is not None and create:
+            if self.shards(): raise MetaMismatch(f"{self.path} holds shards but no meta.json: rebuild it from the verified "
+                                                 f"shards with rebuild_meta({str(self.path)!r}), then resume")
             self.path.mkdir(parents=True, exist_ok=True)
             self.meta = _meta(gen, cfg); atomic_write_json(self.path/"meta.json", self.meta)
         elif gen is not None and cfg is not None: self.meta = None; return     # not there yet (another process creates it)
         else: raise TargetStoreError(f"no target store at {self.path} (meta.json missing)")
         if repair: self.repair()
 
-    def check_generator(self, gen: Generator):
+    def _read_meta(self) -> dict:
+        try: m = read_json(self.path/"meta.json"); [m[k] for k in ("generator", "d", "K", "config")]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise MetaMismatch(f"{self.path/'meta.json'} cannot be read ({type(e).__name__}: {e}): rebuild it from the verified "
+                               f"shards with rebuild_meta({str(self.path)!r}); no shard was touched.") from None
+        return m
+
+    def check_config(self, cfg: TargetConfig):
+        "Refuse to resume with a config other than the stored one (a field newer than the store counts as its default)."
+        want, have = asdict(cfg), self.meta["config"]
+        dflt = {f.name: json.loads(json.dumps(f.default)) for f in dataclasses.fields(TargetConfig)}
+        diff = {k: (have.get(k, dflt[k]), want[k]) for k in want if json.loads(json.dumps(want[k])) != have.get(k, dflt[k])}
+        if diff: raise TargetStoreError(f"{self.path} was made with another config {diff} (stored, asked): "
+                                        "use a new folder, or the stored config to resume.")
+
+    def check_generator(self, gen: Generator, writing: bool = False):
+        """Refuse another Generator (name, d). Its identity (dtype, weight hash): another one is refused for writing (a
+        resume) and warned about for reading; a store from before identities is accepted with a printed note."""
         if self.meta["d"] != gen.d or self.meta["generator"] != gen.name:
             raise TargetStoreError(f"targets in {self.path} were made with Generator {self.meta['generator']!r} (d={self.meta['d']}), "
                                    f"not {gen.name!r} (d={gen.d}): load them with that Generator, or regenerate targets.")
+        have, now = self.meta.get("identity"), gen.identity
+        if have is None:
+            if writing and str(self.path) not in _NOTED:
+                _NOTED.add(str(self.path))
+                print(f"note: {self.path} predates recorded Generator identities (dtype, weight hash): resumed unchecked "
+                      f"as {now['dtype']}/{now['weights']}", flush=True)
+            return
+        diff = {k: (have.get(k), now[k]) for k in ("dtype", "weights") if have.get(k) != now[k]}
+        if not diff: return
+        msg = (f"targets in {self.path} were made by {gen.name!r} with {diff} (stored, this Generator): another dtype or other "
+               f"weights ({now['source']}). Load the Generator as it was (e.g. load_generator({gen.name!r}, "
+               f"dtype=torch.{have.get('dtype')})), or use a new folder for this one.")
+        if writing: raise TargetStoreError(msg)
+        warnings.warn(msg)
+
+    def agrees(self, shard: Path, info: dict, shape: tuple | None):
+        "Refuse (`MetaMismatch`, nothing moved) when meta.json disagrees with a shard's record or its content shape (n, R, K, d)."
+        m = self.meta
+        want = dict(generator=m["generator"], K=m["K"], d=m["d"], restarts=m["config"].get("restarts"), config_K=m["config"].get("K"))
+        have = {k: info[k] for k in ("generator", "K", "d") if k in info}
+        if shape: have.update(restarts=shape[1], K=shape[2], d=shape[3])            # the tensors are the truth
+        if "K" in have: have["config_K"] = have["K"]
+        diff = {k: (have[k], want[k]) for k in have if have[k] != want[k]}
+        if diff: raise MetaMismatch(
+            f"meta.json of {self.path} disagrees with shard {Path(shard).name}: {diff} (shard, meta.json). The shards are the "
+            f"truth and none was moved: if meta.json was edited, rebuild it with rebuild_meta({str(self.path)!r}); to make "
+            "targets with other values, use a new folder.")
+
+    def check_shards(self):
+        "Every readable shard's JSON record (no tensors read: cheap) against meta.json; unreadable ones are left to `verify`."
+        for s in self.shards():
+            try: info = read_json(s)
+            except (OSError, ValueError): continue
+            if isinstance(info, dict): self.agrees(s, info, info.get("shapes", {}).get("content"))
 
     def shards(self) -> list[Path]: return sorted(self.path.glob("shard-*.json"))
     def done_ids(self) -> set: return set(self.done_records())
     def done_records(self) -> dict:
         "id → its stored record, over every committed shard."
-        return {r["id"]: r for s in self.shards() for r in read_json(s)["items"]}
+        return {r["id"]: r for s in self.shards() for r in _shard_json(s)["items"]}
 
     def verify(self, shard: Path) -> dict:
-        """A committed shard's tensors, checked against its JSON (content hash, tensor shapes, item count) and against
-        meta.json (Generator, K, d). Shards from before hashes were stored are checked by shapes only."""
-        info = read_json(shard); n = len(info["items"]); st = shard.with_suffix(".safetensors")
-        def bad(why): raise TargetStoreError(f"shard {shard} is corrupt or does not match its store: {why}. Run generate_targets "
-                                             "on this store again (it sets the shard aside and redoes its items) or regenerate.")
-        if not st.exists(): bad(f"{st.name} is missing")
-        data = st.read_bytes()
-        if "sha256" in info and hashlib.sha256(data).hexdigest() != info["sha256"]: bad(f"{st.name} does not hash to the recorded sha256 (truncated or changed)")
-        for k in ("generator", "K", "d"):
-            if k in info and info[k] != self.meta[k]: bad(f"it was written for {k}={info[k]!r} but meta.json says {self.meta[k]!r}")
-        try: from safetensors.torch import load as _st_load; t = _st_load(data)
-        except Exception as e: bad(f"{st.name} cannot be read ({e})")
-        want = (n, self.meta["config"]["restarts"], self.meta["K"], self.meta["d"])
-        if "content" not in t or tuple(t["content"].shape) != want:
-            bad(f"content has shape {tuple(t['content'].shape) if 'content' in t else None}, expected (items, restarts, K, d) = {want} from meta.json")
-        for k, shp in info.get("shapes", {}).items():
-            if k not in t or list(t[k].shape) != shp: bad(f"tensor {k!r} has shape {list(t[k].shape) if k in t else None}, recorded {shp}")
+        """A committed shard's tensors, checked against its own record (`shard_own`: hash, shapes; else `ShardCorrupt`) and
+        against meta.json (Generator, K, d, restarts; else `MetaMismatch`). Shards from before hashes: shapes only."""
+        info, t = shard_own(shard)
+        self.agrees(shard, info, tuple(t["content"].shape))
         return t
 
     def repair(self) -> list[Path]:
-        "Remove orphaned temporary files; set aside shards that fail `verify` (renamed `*.corrupt`). Returns those set aside."
+        """Remove orphaned temporary files; set aside shards that fail their own record (renamed `*.corrupt`). A shard that
+        verifies but disagrees with meta.json is never moved (`MetaMismatch` is raised). Returns those set aside."""
         for tmp in self.path.glob(".*.tmp"): tmp.unlink(missing_ok=True)
         aside = []
         for s in self.shards():
             try: self.verify(s)
-            except (TargetStoreError, ValueError, KeyError, OSError) as e:
+            except ShardCorrupt as e:
                 for f in (s, s.with_suffix(".safetensors")):
                     if f.exists(): os.replace(f, f.with_name(f.name + ".corrupt"))
                 warnings.warn(f"set aside {s} as {s.name}.corrupt; its items are redone: {e}"); aside.append(s)
@@ -700,7 +769,8 @@ class TargetStore:
         data = _st_save(t)
         atomic_write_bytes(self.path/f"{name}.safetensors", data)
         atomic_write_json(self.path/f"{name}.json", dict(items=records, sha256=hashlib.sha256(data).hexdigest(),
-                          shapes={k: list(v.shape) for k, v in t.items()}, generator=self.meta["generator"], K=self.meta["K"], d=self.meta["d"]))
+                          shapes={k: list(v.shape) for k, v in t.items()}, generator=self.meta["generator"], K=self.meta["K"],
+                          d=self.meta["d"], config=self.meta["config"], identity=self.meta.get("identity")))
         return self.path/f"{name}.json"
 
     def inflight_path(self, rank: int = 0) -> Path: return self.path/f"inflight-r{rank:03d}.pt"
@@ -727,7 +797,7 @@ class TargetStore:
         for s in self.shards():
             t = self.verify(s)
             off = len(recs)
-            for r in read_json(s)["items"]:
+            for r in _shard_json(s)["items"]:
                 if r["id"] in where: raise TargetStoreError(f"item {r['id']!r} is stored twice ({where[r['id']]}, {s.name}): delete one shard")
                 where[r["id"]] = s.name; recs.append(r)
             cont.append(t["content"])
@@ -757,6 +827,47 @@ class Targets:
     def best_content(self) -> torch.Tensor:
         "c* per item: (N, K, d)"
         return self.content[torch.arange(len(self.records)), self.best]
+
+
+def rebuild_meta(path, cfg: TargetConfig | None = None, generator: str | None = None) -> dict:
+    """Rebuild a target store's `meta.json` from its shards, each verified against its own record (`shard_own`): K, d and
+    restarts from the tensors, the Generator from the shards; the config from the shards (recorded since shards carry
+    it), else the old meta.json, else `cfg`. Shards that fail their own record are listed and left where they are (the
+    next resume sets them aside). Refused when the verified shards disagree with each other. Returns the new meta."""
+    path = Path(path)
+    try: old = read_json(path/"meta.json")
+    except (OSError, ValueError): old = {}
+    found, bad = {}, []
+    for s in sorted(path.glob("shard-*.json")):
+        try: info, t = shard_own(s)
+        except ShardCorrupt: bad.append(s.name); continue
+        _, R, K, d = t["content"].shape
+        found[s.name] = dict(generator=info.get("generator"), K=K, d=d, restarts=R, config=info.get("config"),
+                             identity=info.get("identity"))
+    if not found: raise TargetStoreError(f"{path}: no shard verifies against its own record ({len(bad)} corrupt): nothing "
+                                         "to rebuild meta.json from; regenerate the targets in a new folder")
+    kinds = {json.dumps({k: v for k, v in f.items() if v is not None}, sort_keys=True) for f in found.values()}
+    shapes = {(f["K"], f["d"], f["restarts"], f["generator"] or "") for f in found.values()}
+    if len(shapes) > 1 or len({json.dumps(f["config"], sort_keys=True) for f in found.values() if f["config"]}) > 1:
+        raise TargetStoreError(f"{path}: the verified shards disagree among themselves ({len(kinds)} kinds, e.g. "
+                               f"{sorted(kinds)[:2]}): one store per config; move the odd shards to a folder of their own")
+    f0 = next(iter(found.values()))
+    conf = f0["config"] or old.get("config") or (asdict(cfg) if cfg is not None else None)
+    gen_name = f0["generator"] or generator or old.get("generator")
+    if conf is None or gen_name is None:
+        raise TargetStoreError(f"{path}: its shards predate recorded configs and meta.json is unreadable: pass the config "
+                               "it was made with (rebuild_meta(path, cfg=TargetConfig(...), generator='name'))")
+    conf = {**conf, "K": f0["K"], "restarts": f0["restarts"]}                   # the tensors are the truth
+    ident = f0["identity"] or old.get("identity")
+    meta = {**old, **({} if old else run_record()), "generator": gen_name, "d": f0["d"], "K": f0["K"], "config": conf,
+            **({"identity": ident} if ident else {}),
+            "modes": [conf.get("q_mode", "Q"), conf.get("a_mode", "A"), conf.get("k_mode", "K")], "seed": conf.get("seed"),
+            "rebuilt": dict(time=time.strftime("%Y-%m-%dT%H:%M:%S"), from_shards=len(found), corrupt_left=bad)}
+    changed = {k: (old.get(k), meta[k]) for k in ("generator", "d", "K") if old.get(k) != meta[k]}
+    atomic_write_json(path/"meta.json", meta)
+    print(f"rebuilt {path/'meta.json'} from {len(found)} verified shard(s)" + (f"; changed {changed} (old, new)" if changed else "")
+          + (f"; {len(bad)} corrupt shard(s) left for the next resume to set aside: {bad}" if bad else ""))
+    return meta
 
 # %% ../nbs/20_targets.ipynb #5d36cf52
 def _record(item: Item, p: QAPair | None, results: list, gb: dict, order: int | None = None) -> dict:
@@ -820,14 +931,37 @@ def generate_targets(gen: Generator, pairs: list, cfg: TargetConfig, path, shard
     items = items or [qa_item(p, cfg) for p in pairs]
     check_items(gen, cfg, items)
     TargetStore(path, gen, cfg, create=False)                     # every process: another Generator/config is refused here
+    lock = folder_lock(path, f"target store {path}") if rank == 0 else contextlib.nullcontext()   # one run writes a store
+    with lock:
+        return _generate(gen, pairs, cfg, path, items, shard_size, progress, on_shard, dist, warm, checkpoint_every,
+                         on_checkpoint, rank, world)
+
+_RECORD_FIELDS = ("question", "answer", "topic", "qtype", "atype")
+
+def changed_ids(items: list, pairs: list, done: dict) -> dict:
+    "id → what differs from its stored record (segments, or a pair field the record keeps), for ids already stored."
+    by_id = {p.id: p for p in pairs} if pairs else {}
+    out = {}
+    for it in items:
+        if it.id not in done: continue
+        rec, p = done[it.id], by_id.get(it.id)
+        diff = ["segments"] if _segments(it) != rec["segments"] else []
+        if p is not None: diff += [f"{f}: {rec.get(f)!r} → {getattr(p, f)!r}" for f in _RECORD_FIELDS
+                                   if rec.get(f) is not None and rec.get(f) != getattr(p, f)]
+        if diff: out[it.id] = diff
+    return out
+
+def _generate(gen, pairs, cfg, path, items, shard_size, progress, on_shard, dist, warm, checkpoint_every, on_checkpoint,
+              rank, world) -> TargetStore:
     store = TargetStore(path, gen, cfg, repair=True) if rank == 0 else None
     if dist is not None: dist.wait_for_everyone()
     store = store or TargetStore(path, gen, cfg)
     done = store.done_records()
-    changed = [it.id for it in items if it.id in done and _segments(it) != done[it.id]["segments"]]
-    if changed:
-        raise TargetStoreError(f"{store.path} already holds item {changed[0]!r} with other segments (its question, answer or "
-                               f"paraphrases changed; {len(changed)} such ids): give changed pairs new ids, or use a new store folder")
+    if changed := changed_ids(items, pairs, done):
+        k, why = next(iter(changed.items()))
+        raise TargetStoreError(f"{store.path} already holds item {k!r} with other {', '.join(why)} "
+                               f"(its question, answer, paraphrases or tags changed; {len(changed)} such ids): give changed "
+                               "pairs new ids, or use a new store folder")
     by_id = {p.id: p for p in pairs} if pairs else {}
     order = {it.id: k for k, it in enumerate(items)}
     todo = [it for k, it in enumerate(items) if k % world == rank and it.id not in done]
@@ -857,11 +991,13 @@ def generate_targets(gen: Generator, pairs: list, cfg: TargetConfig, path, shard
     if dist is not None: dist.wait_for_everyone()
     return store
 def default_targets_dir(gen: Generator, dataset: str, pairs: list, cfg: TargetConfig, warm: tuple | None = None) -> Path:
-    """A cache folder named by Generator, dataset and a hash of (config, pair ids, and the warm start's ids and contents
-    when given): same job → same folder → resume."""
+    """A cache folder named by Generator, dataset and a hash of (config, the Generator's dtype and weight hash, pair
+    ids, and the warm start's ids and contents when given): same job → same folder → resume; the same model in another
+    dtype gets its own folder."""
     from dcm_lab.core import cache_dir, stable_seed
     w = () if warm is None else (*warm[0], hashlib.sha256(warm[1].detach().float().cpu().numpy().tobytes()).hexdigest())
-    h = stable_seed(json.dumps(asdict(cfg), sort_keys=True), *[p.id for p in pairs], *w) % 16**8
+    ident = (gen.identity["dtype"], gen.identity["weights"])
+    h = stable_seed(json.dumps(asdict(cfg), sort_keys=True), *ident, *[p.id for p in pairs], *w) % 16**8
     return cache_dir()/"targets"/f"{gen.name.replace('/', '_')}-{Path(dataset).stem}-{len(pairs)}-{h:08x}"
 
 def load_targets(path, gen: Generator | None = None) -> Targets:
