@@ -4,21 +4,37 @@
 
 # %% ../nbs/91_cli.ipynb #43812753
 from __future__ import annotations
-import argparse, json, sys
+import argparse, json, logging, sys
+from pathlib import Path
 
 # %% auto #0
-__all__ = ['build_parser', 'main']
+__all__ = ['build_parser', 'data_sources', 'main']
 
 # %% ../nbs/91_cli.ipynb #47a802bd
+class _Version(argparse.Action):
+    "`--version`: the package version and the checkout's commit (computed only when asked)."
+    def __init__(self, option_strings, dest, **kw): super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+    def __call__(self, parser, ns, values, option_string=None):
+        import dcm_lab
+        from dcm_lab.core import git_commit
+        c = git_commit()
+        print(f"dcm-lab {dcm_lab.__version__}" + (f" (commit {c})" if c else "")); parser.exit()
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="dcm-lab", description="Dynamic Context Memory lab")
+    ap.add_argument("--version", action=_Version)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute the phase notebooks with papermill into reports/<run-id>/")
     r.add_argument("--profile", default="quickstart", help="quickstart (every phase at toy size, about 11.5 min on 2 CPU cores from a fresh clone), study (the v1 study: 70_study, 1 h 53 min on 2 CPU cores from empty caches) or gpu (the pipeline and the study, scaled up for one GPU)")
-    r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable)")
+    r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable; wins over -f)")
+    r.add_argument("-f", "--parameters-file", metavar="PARAMS.yaml",
+                   help="papermill-style YAML file of parameters (name: value), checked like -p; -p given too wins")
     r.add_argument("--only", nargs="*", help="run only these notebooks (e.g. 20_targets)")
-    c = sub.add_parser("compare", help="two runs' summaries side by side → compare.html")
-    c.add_argument("run_a"); c.add_argument("run_b"); c.add_argument("--out", default=None)
+    r.add_argument("--quiet", action="store_true",
+                   help="no cell output in the terminal (it is always written to <run>/logs/<notebook>.log)")
+    c = sub.add_parser("compare", help="runs' summaries side by side → compare.html, their training curves overlaid → compare-…-curves.html")
+    c.add_argument("run_a"); c.add_argument("run_b"); c.add_argument("more", nargs="*", help="further runs whose curves join the overlay")
+    c.add_argument("--out", default=None)
     a = sub.add_parser("answer", help="a study run's answer (answer.json) as Markdown tables")
     a.add_argument("run")
     d = sub.add_parser("data", help="datasets")
@@ -27,28 +43,52 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("list", help="list dataset names")
     return ap
 
+def _err(cmd: str, msg) -> int:
+    print(f"dcm-lab {cmd}: error: {msg}", file=sys.stderr); return 2
+
+def _run(args) -> int:
+    from dcm_lab.runs import run_pipeline, parse_overrides, read_params_file
+    try:
+        params = {**(read_params_file(args.parameters_file) if args.parameters_file else {}), **parse_overrides(args.param)}
+        if not args.quiet: logging.getLogger("papermill").setLevel(logging.INFO)
+        run_dir = run_pipeline(args.profile, params, notebooks=args.only, echo=not args.quiet)
+    except ValueError as e:                      # RunError and bad -p/-f: refused before anything ran
+        return _err("run", e)
+    status = json.loads((run_dir/"index.json").read_text())["status"]
+    print(f"run {status}: {run_dir}/index.html")
+    return 0 if status == "ok" else 1
+
+def _compare(args) -> int:
+    from dcm_lab.runs import compare_runs, RunError
+    out = args.out or str(Path(args.run_b)/f"compare-{Path(args.run_a).name}.html")
+    try: df = compare_runs(args.run_a, args.run_b, out, more=args.more)
+    except RunError as e: return _err("compare", e)
+    print(df.to_string(index=False, max_rows=60)); print(f"→ {out}")
+    curves = Path(out).with_name(Path(out).stem + "-curves.html")
+    if curves.exists(): print(f"→ {curves}")
+    return 0
+
+def data_sources() -> list[str]:
+    "Every name `dcm-lab data fetch` knows: the load_pairs datasets, the bigbench archive and the larsdoku puzzles."
+    from dcm_lab.data import DATASETS
+    return list(DATASETS) + ["bigbench", "larsdoku"]
+
+def _data(args) -> int:
+    from dcm_lab.data import fetch, DataError
+    if args.data_cmd == "list": print("\n".join(data_sources())); return 0
+    if args.name not in data_sources():
+        return _err("data fetch", f"unknown source {args.name!r}; known: {', '.join(data_sources())} (or a .jsonl/.json path)")
+    try: print(fetch(args.name))
+    except DataError as e: return _err("data fetch", str(e).splitlines()[0])
+    return 0
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.cmd == "run":
-        from dcm_lab.runs import run_pipeline, parse_overrides
-        try: run_dir = run_pipeline(args.profile, parse_overrides(args.param), notebooks=args.only)
-        except ValueError as e:                      # RunError and bad -p syntax: refused before anything ran
-            print(f"dcm-lab run: error: {e}", file=sys.stderr); return 2
-        status = json.loads((run_dir/"index.json").read_text())["status"]
-        print(f"run {status}: {run_dir}/index.html")
-        return 0 if status == "ok" else 1
-    if args.cmd == "compare":
-        from pathlib import Path
-        from dcm_lab.runs import compare_runs
-        out = args.out or str(Path(args.run_b)/f"compare-{Path(args.run_a).name}.html")
-        df = compare_runs(args.run_a, args.run_b, out)
-        print(df.to_string(index=False, max_rows=60)); print(f"→ {out}"); return 0
+    if args.cmd == "run": return _run(args)
+    if args.cmd == "compare": return _compare(args)
     if args.cmd == "answer":
-        from pathlib import Path
         from dcm_lab.runs import answer_markdown
         f = Path(args.run)/"answer.json"
-        if not f.exists(): print(f"dcm-lab answer: error: no {f}: run `dcm-lab run --profile study` first", file=sys.stderr); return 2
+        if not f.exists(): return _err("answer", f"no {f}: run `dcm-lab run --profile study` first")
         print(answer_markdown(json.loads(f.read_text())), end=""); return 0
-    from dcm_lab.data import fetch, DATASETS
-    if args.data_cmd == "list": print("\n".join(DATASETS + ("bigbench",))); return 0
-    print(fetch(args.name)); return 0
+    return _data(args)

@@ -4,20 +4,22 @@
 
 # %% ../nbs/30_diffusion.ipynb #747adc15
 from __future__ import annotations
-import math, json, dataclasses
+import math, json, numbers, dataclasses
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin, ModelCard
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 from .core import atomic_write_json, atomic_save_tensors, atomic_torch_save, read_json, run_record
 from .encoder import input_embeddings
 
 # %% auto #0
-__all__ = ['PREDICTIONS', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps', 'ddim_sample', 'guided', 'dpm_sample',
-           'DiffuserConfig', 'timestep_embedding', 'Diffuser', 'DiffusionData', 'Normalizer', 'diffusion_data',
-           'TrainConfig', 'CheckpointError', 'denoise_eval', 'trained_ids', 'save_checkpoint', 'checkpoint_record',
-           'load_diffuser', 'train_diffuser', 'generate_content', 'attention_map']
+__all__ = ['PREDICTIONS', 'DIFFUSERS', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps', 'ddim_sample', 'guided', 'dpm_sample',
+           'check_fields', 'DiffuserConfig', 'DiffuserBase', 'timestep_embedding', 'Diffuser', 'build_diffuser',
+           'DiffusionData', 'Normalizer', 'diffusion_data', 'TrainConfig', 'check_data', 'CheckpointError',
+           'denoise_eval', 'trained_ids', 'save_checkpoint', 'checkpoint_record', 'load_diffuser', 'export_pretrained',
+           'train_diffuser', 'generate_content', 'attention_map']
 
 # %% ../nbs/30_diffusion.ipynb #25e94cec
 def alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
@@ -86,6 +88,18 @@ def dpm_sample(denoise, kind: str, shape, steps: int = 20, generator: torch.Gene
     return x
 
 # %% ../nbs/30_diffusion.ipynb #e8c14c84
+def check_fields(cfg, ints: dict, reals: dict) -> None:
+    """Every numeric field of a config: type, finite, range. `ints`/`reals` map a field to (predicate, wanted range);
+    a `ValueError` names the config, the field, the value, what it takes and the default."""
+    owner, defaults = type(cfg).__name__, {f.name: f.default for f in dataclasses.fields(cfg)}
+    for name, (ok, want) in {**ints, **reals}.items():
+        v, whole = getattr(cfg, name), name in ints
+        typed = isinstance(v, numbers.Integral if whole else numbers.Real) and not isinstance(v, bool)
+        if not (typed and (whole or math.isfinite(v)) and ok(v)):
+            kind = "a whole number" if whole else "a finite number"
+            raise ValueError(f"{owner}.{name}={v!r} ({type(v).__name__}): takes {kind} {want}; "
+                             f"pass e.g. {owner}({name}={defaults[name]!r})")
+
 @dataclass(frozen=True)
 class DiffuserConfig:
     K: int = 4                  # content slots produced
@@ -99,13 +113,62 @@ class DiffuserConfig:
                                 #   on 18 continent targets x0 fit them (train EM 0.94) where v did not (EM 0; see the walkthrough)
     cond_dropout: float = 0.1   # probability of training with the null condition (enables guidance)
     self_cond: bool = False     # feed back the previous x0 estimate (LD4LG uses p = 0.5)
+    arch: str = "transformer"   # the network class, a key of `DIFFUSERS` (training and loading build it from there)
 
     def __post_init__(self):
-        for f in ("K", "d", "cond_dim", "width", "depth", "heads", "max_cond_len"):
-            if getattr(self, f) < 1: raise ValueError(f"DiffuserConfig.{f} must be ≥ 1, got {getattr(self, f)}")
+        pos = (lambda v: v >= 1, "≥ 1")
+        check_fields(self, dict(K=pos, d=pos, cond_dim=pos, width=pos, depth=pos, heads=pos, max_cond_len=pos),
+                     dict(cond_dropout=(lambda v: 0 <= v < 1, "in [0, 1)")))
         if self.width % self.heads: raise ValueError(f"DiffuserConfig.width={self.width} must be a multiple of heads={self.heads}")
-        if self.prediction not in ("eps", "x0", "v"): raise ValueError(f"DiffuserConfig.prediction must be eps, x0 or v, got {self.prediction!r}")
-        if not 0 <= self.cond_dropout < 1: raise ValueError(f"DiffuserConfig.cond_dropout must be in [0, 1), got {self.cond_dropout}")
+        if self.prediction not in ("eps", "x0", "v"):
+            raise ValueError(f"DiffuserConfig.prediction must be eps, x0 or v, got {self.prediction!r}")
+        if not isinstance(self.self_cond, bool): raise ValueError(f"DiffuserConfig.self_cond must be True or False, got {self.self_cond!r}")
+        if not (isinstance(self.arch, str) and self.arch):
+            raise ValueError(f"DiffuserConfig.arch must name an architecture of DIFFUSERS, got {self.arch!r}")
+
+_CARD = """---
+{{ card_data }}
+---
+
+# Diffuser (dcm_lab)
+
+A conditional diffusion model over the K content slots of a Dynamic Context Memory STM: question embeddings in,
+K × d content out, read by a frozen Generator as `[A_mode ; content]`.
+
+- **Generator**: {{ generator }}
+- **Input encoder**: {{ encoder }}
+- **Data**: {{ data }}
+- **Split**: {{ split }}
+- **Architecture**: `{{ arch }}` — {{ config }}
+- **Normaliser**: stored in the weights (`norm_mean`, `norm_scale` buffers): content = output × scale + mean
+
+Load: `from dcm_lab.diffusion import load_diffuser; net, norm = load_diffuser(folder)`.
+"""
+
+class DiffuserBase(nn.Module, PyTorchModelHubMixin, library_name="dcm_lab", tags=["dcm_lab", "diffusion"],
+                   model_card_template=_CARD):
+    """What every Diffuser architecture shares: its config (`.cfg`), the target normaliser as buffers (saved with the
+    weights), and the Hub form — `save_pretrained(dir)` writes model.safetensors, config.json and a model card."""
+    def __init__(self, config: DiffuserConfig | dict):
+        super().__init__()
+        self.cfg = DiffuserConfig(**config) if isinstance(config, dict) else config
+        self.register_buffer("norm_mean", torch.zeros(self.cfg.d))         # (d,) Normalizer.mean
+        self.register_buffer("norm_scale", torch.ones(()))                 # () Normalizer.scale
+
+    def set_normalizer(self, norm) -> "DiffuserBase":
+        "Store `norm` in the buffers (they travel with the weights); returns self."
+        with torch.no_grad():
+            self.norm_mean.copy_(norm.mean.reshape(-1).to(self.norm_mean)); self.norm_scale.fill_(float(norm.scale))
+        return self
+
+    @property
+    def normalizer(self): return Normalizer(self.norm_mean.detach().float().cpu().clone(), float(self.norm_scale))
+
+    def generate_model_card(self, generator="unknown", encoder="the Generator's token embeddings (dcm_lab.encoder)",
+                            data="unknown", split="unknown", **kw) -> ModelCard:
+        "The model card README.md: names the Generator, the encoder, the data and the split it was trained on."
+        return super().generate_model_card(generator=generator, encoder=encoder, data=data, split=split,
+                                           arch=self.cfg.arch, config=json.dumps(asdict(self.cfg)), **kw)
 
 class _Attn(nn.Module):
     def __init__(self, w, heads):
@@ -147,10 +210,10 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     a = 1000 * t[:, None].float() * f[None]
     return torch.cat([a.cos(), a.sin()], -1)
 
-class Diffuser(nn.Module):
+class Diffuser(DiffuserBase):
     "Predicts the diffusion output for noisy content x_t (B, K, d) given input embeddings (B, L, cond_dim) and t (B,)."
-    def __init__(self, cfg: DiffuserConfig):
-        super().__init__(); self.cfg = cfg; w = cfg.width
+    def __init__(self, config: DiffuserConfig | dict):
+        super().__init__(config); cfg = self.cfg; w = cfg.width
         self.inp = nn.Linear(cfg.d * (2 if cfg.self_cond else 1), w)
         self.slot_pos = nn.Parameter(torch.randn(cfg.K, w) * 0.02)
         self.cond_in = nn.Linear(cfg.cond_dim, w)
@@ -182,6 +245,15 @@ class Diffuser(nn.Module):
             h, a = blk(h, ctx, mask, temb, return_attn); atts.append(a)
         out = self.out(self.out_norm(h))                                                   # (B, K, d)
         return (out, atts) if return_attn else out
+
+DIFFUSERS: dict = {"transformer": Diffuser}   # DiffuserConfig.arch → class (a DiffuserBase); training and loading build from it
+
+def build_diffuser(cfg: DiffuserConfig) -> DiffuserBase:
+    "The network `cfg.arch` names, built from `cfg`: the one door training and loading go through."
+    if cfg.arch not in DIFFUSERS:
+        raise ValueError(f"DiffuserConfig.arch={cfg.arch!r} is not in DIFFUSERS {sorted(DIFFUSERS)}: register the class "
+                         f"first (dcm_lab.diffusion.DIFFUSERS[{cfg.arch!r}] = MyDiffuser, a DiffuserBase subclass)")
+    return DIFFUSERS[cfg.arch](cfg)
 
 # %% ../nbs/30_diffusion.ipynb #9104f4eb
 @dataclass
@@ -223,21 +295,42 @@ def diffusion_data(gen, targets, norm: Normalizer, rows: list[int] | None = None
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 2000          # optimiser steps
-    batch_size: int = 64       # rows per step
+    batch_size: int = 64       # rows per step per process: N processes draw N × batch_size rows a step (the effective batch)
     lr: float = 3e-4           # AdamW learning rate
-    weight_decay: float = 0.01
+    weight_decay: float = 0.01 # AdamW decoupled weight decay
     warmup: int = 100          # linear warmup steps
     ema_decay: float = 0.999   # EMA of weights used for sampling
     ckpt_every: int = 500      # steps between checkpoints (0: only at the end)
-    seed: int = 0
-    precision: str = "auto"    # auto: bf16 autocast on CUDA, fp32 elsewhere | bf16 (CPU too: the GPU path, tested here) | no
+    seed: int = 0              # weights, batches and noise
+    precision: str = "auto"    # auto: bf16 autocast on CUDA, fp32 elsewhere | bf16 (CPU too: the GPU path, tested here) | no;
+                               #   what ran is recorded in the checkpoint (`mixed_precision`)
+    grad_clip: float = 1.0     # max global gradient norm (0: none); the norm before clipping is logged every step
+    track: bool = True         # TensorBoard events (loss, lr, grad norm per step) in <ckpt_dir>/tensorboard
 
     def __post_init__(self):
-        if self.precision not in ("auto", "bf16", "no"): raise ValueError(f"TrainConfig.precision must be auto, bf16 or no, got {self.precision!r}")
-        if self.steps < 1 or self.batch_size < 1: raise ValueError(f"TrainConfig needs steps ≥ 1 and batch_size ≥ 1, got {self.steps}, {self.batch_size}")
-        if not (math.isfinite(self.lr) and self.lr > 0): raise ValueError(f"TrainConfig.lr must be a positive finite number, got {self.lr}")
-        if not 0 <= self.ema_decay < 1: raise ValueError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.warmup < 0 or self.ckpt_every < 0: raise ValueError(f"TrainConfig warmup and ckpt_every must be ≥ 0, got {self.warmup}, {self.ckpt_every}")
+        if self.precision not in ("auto", "bf16", "no"):
+            raise ValueError(f"TrainConfig.precision must be auto, bf16 or no, got {self.precision!r}")
+        pos, nonneg = (lambda v: v >= 1, "≥ 1"), (lambda v: v >= 0, "≥ 0")
+        check_fields(self, dict(steps=pos, batch_size=pos, warmup=nonneg, ckpt_every=nonneg, seed=nonneg),
+                     dict(lr=(lambda v: v > 0, "> 0"), weight_decay=nonneg, ema_decay=(lambda v: 0 <= v < 1, "in [0, 1)"),
+                          grad_clip=nonneg))
+        if not isinstance(self.track, bool): raise ValueError(f"TrainConfig.track must be True or False, got {self.track!r}")
+
+def check_data(data: DiffusionData, dcfg: DiffuserConfig) -> None:
+    "Refuse, before any step, training data whose shapes the config cannot read; the message says which config to build."
+    N, K, d = data.x0.shape
+    if (K, d) != (dcfg.K, dcfg.d):
+        raise ValueError(f"the targets are (K, d) = ({K}, {d}) but DiffuserConfig has K={dcfg.K}, d={dcfg.d}: build the "
+                         f"config from the targets, DiffuserConfig(K={K}, d={d}, …)")
+    if data.cond.shape[-1] != dcfg.cond_dim:
+        raise ValueError(f"the conditions have {data.cond.shape[-1]} features but DiffuserConfig.cond_dim={dcfg.cond_dim}: "
+                         f"pass cond_dim={data.cond.shape[-1]} (the encoder's output size)")
+    if data.cond.shape[1] > dcfg.max_cond_len:
+        raise ValueError(f"conditions of {data.cond.shape[1]} tokens exceed DiffuserConfig.max_cond_len={dcfg.max_cond_len}: "
+                         f"raise it to ≥ {data.cond.shape[1]}")
+    if not (len(data.cond) == len(data.mask) == len(data.weight) == len(data.ids) == N) or N == 0:
+        raise ValueError(f"DiffusionData rows disagree or are empty: x0 {N}, cond {len(data.cond)}, mask {len(data.mask)}, "
+                         f"weight {len(data.weight)}, ids {len(data.ids)}; build it with diffusion_data(…)")
 
 def _ema(model, decay):
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -266,21 +359,26 @@ def trained_ids(data: DiffusionData) -> list:
     "The items a Diffuser trains on, once each, in order (deep-supervision snapshots repeat their item's id)."
     return list(dict.fromkeys(data.ids))
 
-def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: Normalizer, dcfg, tcfg, data: DiffusionData):
+def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: Normalizer, dcfg, tcfg, data: DiffusionData,
+                    run: dict | None = None):
     """Write one checkpoint as a set: step-named weight and state files, then `config.json` — the commit marker that names
-    them with their sha256, the items trained on and the EMA weights' `denoise_eval` — then remove older sets. A write
-    killed half-way leaves the previous set in force."""
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    them with their sha256, the items trained on, the EMA weights' `denoise_eval` and `run` (how it ran: precision,
+    processes, effective batch, every rank's last loss) — then remove older sets. A write killed half-way leaves the
+    previous set in force. The weights carry the normaliser (buffers); the state file holds tensors and numbers only."""
+    path = Path(path); path.mkdir(parents=True, exist_ok=True); run = run or {}
     files = {"model": f"model-{step:07d}.safetensors", "ema": f"ema-{step:07d}.safetensors", "state": f"state-{step:07d}.pt"}
     atomic_save_tensors(path/files["model"], model.state_dict()); atomic_save_tensors(path/files["ema"], ema.module.state_dict())
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
     atomic_torch_save(path/files["state"], dict(opt=opt.state_dict(), step=step, losses=losses, rng=torch.get_rng_state(),
+                                                cuda_rng=cuda_rng, rank_losses=run.get("rank_losses", []),
                                                 norm_mean=norm.mean, norm_scale=norm.scale))
     ids = trained_ids(data)
+    rec = {k: v for k, v in run.items() if k != "rank_losses"}
     atomic_write_json(path/"config.json", dict(diffuser=asdict(dcfg), train=asdict(tcfg), step=step, files=files,
                                                sha256={k: _sha256(path/f) for k, f in files.items()},
                                                trained_on=dict(rows=len(data.x0), items=len(ids), ids=ids),
                                                last_loss=losses[-1] if losses else None, ema_denoise_eval=denoise_eval(ema.module, data),
-                                               **run_record()))
+                                               run=rec, **run_record()))
     for f in path.iterdir():                                  # older sets (and the unnamed files of earlier versions)
         if f.suffix in (".safetensors", ".pt") and f.name not in files.values(): f.unlink()
 
@@ -296,65 +394,129 @@ def checkpoint_record(path: Path) -> dict:
                                   "checkpoint was altered or torn; delete the folder and retrain")
     return meta
 
-def load_diffuser(path: Path, ema: bool = True, device="cpu") -> tuple[Diffuser, Normalizer]:
-    "A trained Diffuser (EMA weights by default) and its target normaliser, from a verified checkpoint."
-    path = Path(path); meta = checkpoint_record(path)
-    net = Diffuser(DiffuserConfig(**meta["diffuser"]))
-    net.load_state_dict(load_file(str(path/meta["files"]["ema" if ema else "model"])))
-    st = torch.load(path/meta["files"]["state"], weights_only=False)
-    return net.to(device).eval(), Normalizer(st["norm_mean"], st["norm_scale"])
+def _state(path: Path, meta: dict) -> dict:
+    "A checkpoint's optimiser/RNG state: tensors, numbers and lists only, so it loads with `weights_only=True`."
+    return torch.load(Path(path)/meta["files"]["state"], weights_only=True)
+
+def _weights(path: Path, meta: dict, which: str) -> dict:
+    "A checkpoint's weights; sets written before the normaliser joined the weights get it from their state file."
+    sd = load_file(str(Path(path)/meta["files"][which]))
+    if "norm_mean" not in sd:
+        st = _state(path, meta); sd["norm_mean"], sd["norm_scale"] = st["norm_mean"].float(), torch.tensor(float(st["norm_scale"]))
+    return sd
+
+def load_diffuser(path: Path, ema: bool = True, device="cpu") -> tuple[DiffuserBase, Normalizer]:
+    """A trained Diffuser and its target normaliser from a verified checkpoint (EMA weights by default) or from a Hub-form
+    folder (`save_pretrained`, `export_pretrained`); the architecture is `DiffuserConfig.arch`, built from `DIFFUSERS`."""
+    path = Path(path)
+    if not (path/"config.json").exists(): raise CheckpointError(f"no Diffuser at {path} (config.json missing)")
+    meta = read_json(path/"config.json")
+    if "files" not in meta and "K" in meta:                                   # the Hub form: config.json is the config
+        cfg = DiffuserConfig(**{k: v for k, v in meta.items() if k in DiffuserConfig.__dataclass_fields__})
+        build_diffuser(cfg)                                                   # an unregistered arch: refused here, named
+        net = DIFFUSERS[cfg.arch].from_pretrained(str(path), config=cfg, strict=True)
+        return net.to(device).eval(), net.normalizer
+    meta = checkpoint_record(path)
+    net = build_diffuser(DiffuserConfig(**meta["diffuser"]))
+    net.load_state_dict(_weights(path, meta, "ema" if ema else "model"))
+    return net.to(device).eval(), net.normalizer
+
+def export_pretrained(ckpt_dir: Path, out_dir: Path, generator: str = "unknown", data: str = "unknown", split: str = "",
+                      encoder: str = "the Generator's token embeddings (dcm_lab.encoder.input_embeddings)") -> Path:
+    """A checkpoint's EMA Diffuser in the Hub's form (`save_pretrained`): model.safetensors (normaliser included),
+    config.json and a README.md model card naming the Generator, encoder, data and split; `load_diffuser` reads it."""
+    meta = checkpoint_record(ckpt_dir)
+    net, _ = load_diffuser(ckpt_dir)
+    n = meta["trained_on"]["items"]
+    split = split or f"trained on {n} items (ids in {Path(ckpt_dir)/'config.json'}), step {meta['step']}"
+    net.save_pretrained(out_dir, model_card_kwargs=dict(generator=generator, encoder=encoder, data=data, split=split))
+    return Path(out_dir)
+
+def _resume(ck: Path, model, ema, opt, data, dcfg) -> tuple[int, list, list]:
+    "Load a checkpoint's weights, optimiser and RNG (CPU and CUDA) into the fresh objects → (step, losses, rank_losses)."
+    meta = checkpoint_record(ck)
+    if meta["trained_on"]["ids"] != trained_ids(data) or {"arch": "transformer", **meta["diffuser"]} != asdict(dcfg):
+        raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it with the same "
+                              "data and config, or train into a new folder")
+    model.load_state_dict(_weights(ck, meta, "model")); ema.module.load_state_dict(_weights(ck, meta, "ema"))
+    st = _state(ck, meta)
+    opt.load_state_dict(st["opt"]); torch.set_rng_state(st["rng"])
+    if st.get("cuda_rng") and torch.cuda.is_available() and len(st["cuda_rng"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(st["cuda_rng"])
+    return st["step"], list(st["losses"]), list(st.get("rank_losses", []))
+
+def _accelerator(ckpt_dir, track: bool):
+    "Accelerate for this training: CPU when no GPU; TensorBoard events under <ckpt_dir>/tensorboard when tracking."
+    from accelerate import Accelerator
+    log = bool(ckpt_dir) and track
+    acc = Accelerator(cpu=not torch.cuda.is_available(), log_with="tensorboard" if log else None,
+                      project_dir=str(ckpt_dir) if log else None)
+    if log: acc.init_trackers("tensorboard")
+    return acc
+
+def _train_step(model, opt, acc, data, dcfg, tcfg, step: int, bf16: bool) -> tuple:
+    "One optimiser step on a batch this process draws → (its loss, every rank's loss (N,), grad norm, lr)."
+    dev, N = acc.device, len(data.x0)
+    i = torch.randint(0, N, (min(tcfg.batch_size, N),))
+    x0, cond, mask, w = data.x0[i].to(dev), data.cond[i].to(dev), data.mask[i].to(dev), data.weight[i].to(dev)
+    t = torch.rand(len(i), device=dev); noise = torch.randn_like(x0); x_t = q_sample(x0, t, noise)
+    drop = torch.rand(len(i), device=dev) < dcfg.cond_dropout
+    x0_prev = None
+    if dcfg.self_cond and torch.rand(()) < 0.5:
+        with torch.no_grad(): x0_prev = to_x0_eps(dcfg.prediction, model(x_t, t, cond, mask, drop), x_t, t)[0].detach()
+    lr = tcfg.lr * min(1.0, (step + 1) / max(tcfg.warmup, 1))
+    for g in opt.param_groups: g["lr"] = lr
+    with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = model(x_t, t, cond, mask, drop, x0_prev)
+    loss = ((out.float() - target_for(dcfg.prediction, x0, noise, t)) ** 2).mean((1, 2))
+    loss = (loss * w).sum() / w.sum()
+    if not torch.isfinite(loss): raise FloatingPointError(f"Diffuser loss is {loss.item()} at step {step}: lower the lr or check the targets")
+    opt.zero_grad(set_to_none=True); acc.backward(loss)
+    gn = acc.clip_grad_norm_(model.parameters(), tcfg.grad_clip if tcfg.grad_clip > 0 else float("inf"))
+    opt.step()
+    ranks = acc.gather(loss.detach().float().reshape(1))                                     # (num_processes,)
+    return loss.item(), ranks.cpu(), float(gn), lr
 
 def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig, norm: Normalizer, ckpt_dir=None,
                    progress: bool = True, stop_at: int | None = None):
-    "Train (or resume from `ckpt_dir`) and return (model, ema_model, losses). `stop_at` ends early (tests: a kill)."
-    from accelerate import Accelerator
+    """Train (or resume from `ckpt_dir`) and return (model, ema_model, losses): this process's loss per step. Under
+    `accelerate launch` with N processes each draws its own `tcfg.batch_size` rows, so a step sees N × batch_size rows
+    (the effective batch, recorded); every rank's loss is gathered each step into the checkpoint (`rank_losses`) and
+    their mean is what TensorBoard shows. Mixed precision is `tcfg.precision`, resolved and recorded; gradients are
+    clipped at `tcfg.grad_clip`. The normaliser travels in the weights. `stop_at` ends early (tests: a kill)."""
+    check_data(data, dcfg)
     bf16 = (torch.cuda.is_available() if tcfg.precision == "auto" else tcfg.precision == "bf16")
     # autocast is ours, not Accelerator(mixed_precision=…): Accelerate's state is one per process and cannot change between calls
-    acc = Accelerator(cpu=not torch.cuda.is_available())
+    acc = _accelerator(ckpt_dir, tcfg.track)
     torch.manual_seed(tcfg.seed)
-    model = Diffuser(dcfg)
+    model = build_diffuser(dcfg).set_normalizer(norm)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    ema, start, losses = _ema(model, tcfg.ema_decay), 0, []
+    ema, start, losses, rank_losses = _ema(model, tcfg.ema_decay), 0, [], []
     saved = None                # the step whose set is on disk: never rewritten (a torn rewrite would void a finished run)
     if ckpt_dir and (Path(ckpt_dir)/"config.json").exists():
-        meta, ck = checkpoint_record(ckpt_dir), Path(ckpt_dir)
-        if meta["trained_on"]["ids"] != trained_ids(data) or meta["diffuser"] != asdict(dcfg):
-            raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it with the same "
-                                  "data and config, or train into a new folder")
-        model.load_state_dict(load_file(str(ck/meta["files"]["model"])))
-        ema.module.load_state_dict(load_file(str(ck/meta["files"]["ema"])))
-        st = torch.load(ck/meta["files"]["state"], weights_only=False)
-        opt.load_state_dict(st["opt"]); start, losses = st["step"], st["losses"]; torch.set_rng_state(st["rng"]); saved = start
+        start, losses, rank_losses = _resume(Path(ckpt_dir), model, ema, opt, data, dcfg); saved = start
     if acc.num_processes > 1:   # each process draws its own batches and noise (DDP averages their gradients); weights start equal
         from dcm_lab.core import stable_seed
         torch.manual_seed(stable_seed(tcfg.seed, acc.process_index, start) % 2**63)
     model, opt = acc.prepare(model, opt); ema.to(acc.device)
-    dev, N = acc.device, len(data.x0)
-    sched = lambda s: min(1.0, (s + 1) / max(tcfg.warmup, 1))
+    run = dict(mixed_precision="bf16" if bf16 else "no", num_processes=acc.num_processes, batch_size=tcfg.batch_size,
+               effective_batch=acc.num_processes * tcfg.batch_size, grad_clip=tcfg.grad_clip, rank_losses=rank_losses)
+    save = lambda s: save_checkpoint(ckpt_dir, acc.unwrap_model(model), ema, opt, s, losses, norm, dcfg, tcfg, data,
+                                     {**run, "last_rank_losses": rank_losses[-1] if rank_losses else None})
     for step in tqdm(range(start, tcfg.steps), initial=start, total=tcfg.steps, disable=not progress, desc="diffuser", leave=False):
         if stop_at is not None and step >= stop_at: break
-        i = torch.randint(0, N, (min(tcfg.batch_size, N),))
-        x0, cond, mask, w = data.x0[i].to(dev), data.cond[i].to(dev), data.mask[i].to(dev), data.weight[i].to(dev)
-        t = torch.rand(len(i), device=dev); noise = torch.randn_like(x0); x_t = q_sample(x0, t, noise)
-        drop = torch.rand(len(i), device=dev) < dcfg.cond_dropout
-        x0_prev = None
-        if dcfg.self_cond and torch.rand(()) < 0.5:
-            with torch.no_grad(): x0_prev = to_x0_eps(dcfg.prediction, model(x_t, t, cond, mask, drop), x_t, t)[0].detach()
-        for g in opt.param_groups: g["lr"] = tcfg.lr * sched(step)
-        with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=bf16):
-            out = model(x_t, t, cond, mask, drop, x0_prev)
-        loss = ((out.float() - target_for(dcfg.prediction, x0, noise, t)) ** 2).mean((1, 2))
-        loss = (loss * w).sum() / w.sum()
-        if not torch.isfinite(loss): raise FloatingPointError(f"Diffuser loss is {loss.item()} at step {step}: lower the lr or check the targets")
-        opt.zero_grad(set_to_none=True); acc.backward(loss); opt.step(); ema.update_parameters(acc.unwrap_model(model))
-        losses.append(loss.item())
+        loss, ranks, gn, lr = _train_step(model, opt, acc, data, dcfg, tcfg, step, bf16)
+        ema.update_parameters(acc.unwrap_model(model))
+        losses.append(loss); rank_losses.append(ranks.tolist())
+        acc.log(dict(loss=float(ranks.mean()), lr=lr, grad_norm=gn), step=step + 1)     # main process only; no-op untracked
         if ckpt_dir and tcfg.ckpt_every and (step + 1) % tcfg.ckpt_every == 0:
-            if acc.is_main_process: save_checkpoint(ckpt_dir, acc.unwrap_model(model), ema, opt, step + 1, losses, norm, dcfg, tcfg, data)
+            if acc.is_main_process: save(step + 1)
             saved = step + 1
-    m = acc.unwrap_model(model)
     if ckpt_dir and (stop_at is None or stop_at >= tcfg.steps) and saved != len(losses) and acc.is_main_process:
-        save_checkpoint(ckpt_dir, m, ema, opt, len(losses), losses, norm, dcfg, tcfg, data)
+        save(len(losses))
     acc.wait_for_everyone()     # every process returns once the checkpoint (written by the main one) exists
+    for tr in acc.trackers: tr.finish()   # not end_training(): it would end the process group a launched script still uses
+    m = acc.unwrap_model(model)
     return m.eval(), ema.module.eval(), losses
 
 # %% ../nbs/30_diffusion.ipynb #144dccf4

@@ -4,7 +4,8 @@
 
 # %% ../nbs/35_phase2.ipynb #5adbae49
 from __future__ import annotations
-import math
+import math, time, argparse
+import yaml
 from .core import index_groups
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,8 @@ from .diffusion import (Diffuser, DiffuserConfig, Normalizer, TrainConfig, Check
 from .metrics import per_example, bootstrap_ci
 
 # %% auto #0
-__all__ = ['phase2_targets', 'split_rows', 'run_diffuser', 'load_phase2', 'Phase2Config', 'open_phase2', 'score_prefixes',
-           'answer_with_content', 'evaluate_contents']
+__all__ = ['phase2_targets', 'split_rows', 'run_diffuser', 'load_phase2', 'diffuser_main', 'Phase2Config', 'open_phase2',
+           'score_prefixes', 'answer_with_content', 'evaluate_contents']
 
 # %% ../nbs/35_phase2.ipynb #a92cd952
 def phase2_targets(gen, dataset: str = "facts", relation: str = "", n_pairs: int | None = None, K: int = 4, restarts: int = 2,
@@ -84,6 +85,58 @@ def load_phase2(gen, report_dir) -> dict | None:
     train, held = [pos[i] for i in m["train_ids"]], [pos[i] for i in m["held_ids"]]
     net, norm = run_diffuser(gen, targets, train, report_dir)
     return dict(targets=targets, pairs=[by_id[i] for i in targets.ids], train=train, held=held, net=net, norm=norm, manifest=m)
+
+# %% ../nbs/35_phase2.ipynb #eco0main
+def _split_params(items: list[str], ap) -> tuple[dict, dict]:
+    "`-p KEY=VALUE` items → (DiffuserConfig fields, TrainConfig fields), values read as YAML; an unknown key is an error."
+    dkw, tkw = {}, {}
+    for s in items:
+        k, sep, v = s.partition("=")
+        if not sep or not (k in DiffuserConfig.__dataclass_fields__ or k in TrainConfig.__dataclass_fields__):
+            ap.error(f"-p {s!r}: expected KEY=VALUE with KEY a DiffuserConfig field ({', '.join(DiffuserConfig.__dataclass_fields__)})"
+                     f" or a TrainConfig field ({', '.join(TrainConfig.__dataclass_fields__)})")
+        (dkw if k in DiffuserConfig.__dataclass_fields__ else tkw)[k] = yaml.safe_load(v)
+    return dkw, tkw
+
+def diffuser_main(argv: list[str] | None = None) -> Path:
+    """Diffuser training as a command, for one process (`python scripts/train_diffuser.py …`) or many (`accelerate
+    launch … scripts/train_diffuser.py …`): trains on a target store's items (the seeded `split_rows` train side;
+    questions from the store's records, conditions from the Generator's embeddings) into one checkpoint at `--out`
+    (resumed when it exists). Each of N processes draws `batch_size` rows a step: the effective batch is N × batch_size,
+    printed and recorded. Returns the checkpoint folder."""
+    from accelerate import PartialState
+    from dcm_lab.generator import load_generator
+    from dcm_lab.targets import load_targets
+    ap = argparse.ArgumentParser(prog="train_diffuser", description="a Diffuser on a target store, across the processes `accelerate launch` starts")
+    ap.add_argument("--targets", required=True, help="a target store folder (Phase 1a: 20_targets or scripts/phase1a.py)")
+    ap.add_argument("--out", required=True, help="the checkpoint folder (resumed when it exists)")
+    ap.add_argument("--generator", default="smollm2", help="the Generator the store was made with: 'smollm2', 'tiny', a hub id or folder")
+    ap.add_argument("--held-out", type=float, default=0.25, help="fraction of the store's items held out (split_rows, by id)")
+    ap.add_argument("--seed", type=int, default=0, help="split seed (training's seed is -p seed=…)")
+    ap.add_argument("--snapshots", action="store_true", help="add the store's deep-supervision snapshots")
+    ap.add_argument("--cpu", action="store_true", help="CPU processes (gloo) even where CUDA is present")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="a DiffuserConfig or TrainConfig field, e.g. -p steps=2000 -p width=256 -p batch_size=64")
+    a = ap.parse_args(argv)
+    dkw, tkw = _split_params(a.param, ap)
+    tcfg = TrainConfig(**tkw)                                                  # refused here, before any process starts work
+    if not Path(a.targets, "meta.json").exists(): ap.error(f"--targets {a.targets}: no target store there (meta.json missing)")
+    state = PartialState(cpu=a.cpu)
+    with state.main_process_first(): gen = load_generator(a.generator, device=state.device)   # a first conversion happens once
+    targets = load_targets(a.targets, gen)
+    train, held = split_rows(targets.ids, a.held_out, a.seed)
+    norm = Normalizer.fit(targets.best_content[train].float())
+    data = diffusion_data(gen, targets, norm, train, snapshots=a.snapshots)
+    dcfg = DiffuserConfig(**{**dict(K=targets.best_content.shape[1], d=gen.d, cond_dim=gen.d), **dkw})
+    t0 = time.time()
+    train_diffuser(data, dcfg, tcfg, norm, ckpt_dir=a.out, progress=state.is_main_process and not a.quiet)
+    if state.is_main_process:
+        rec = checkpoint_record(a.out)
+        print(f"train_diffuser: {len(train)} items ({len(held)} held out) × {rec['step']} steps by {state.num_processes} "
+              f"process(es), effective batch {rec['run']['effective_batch']}, last loss {rec['last_loss']:.4f}, "
+              f"{time.time() - t0:.1f}s → {a.out}", flush=True)
+    return Path(a.out)
 
 # %% ../nbs/35_phase2.ipynb #c7511f5c
 @dataclass(frozen=True)
