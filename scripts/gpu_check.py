@@ -65,7 +65,8 @@ MFU_NOTE = ("estimate: model FLOPs over wall time over the device's dense bf16 d
             "2 x V x d per position through the head, doubled where a backward follows (its weights are "
             "frozen: input gradients only, no weight gradients), counted by hooks on the body and head over "
             "the whole stage (generation included). Diffuser: the forward FLOPs of one training batch "
-            "counted by torch's FlopCounterMode, x3 for forward + backward, x steps.")
+            "counted by torch's FlopCounterMode, x3 for forward + backward, x steps. phase1a's fwd_bwd_* "
+            "count only the optimiser's forwards and backwards, over the stage's time outside greedy generation.")
 STAGES = ("load", "phase1a", "bookkeeping", "peer", "diffuser", "evaluation")
 PEER_TOKENS = (6, 10)              # question lengths the peer bench picks (bench_targets --peer defaults)
 GPU = dict(generator="smollm2", n_pairs=256, K=4, restarts=2, init="mean", p1_steps=100, batch_rows=512,
@@ -210,6 +211,8 @@ class GenMeter:
         self.n_head = gen.head.weight.numel()
         self.positions = 0
         self.flops = 0.0
+        self.grad_positions = 0                                          # those a backward follows
+        self.grad_flops = 0.0
         self.generate_seconds = 0.0
         self.generate_calls = 0
         self.handles = []
@@ -231,10 +234,13 @@ class GenMeter:
         n = h.shape[0] * h.shape[1]
         self.positions += n
         self.flops += (4 if h.requires_grad else 2) * self.n_body * n
+        self.grad_positions += n if h.requires_grad else 0
+        self.grad_flops += 4 * self.n_body * n if h.requires_grad else 0
 
     def _head(self, module, args, out):
         n = out.numel() // out.shape[-1]                                # rows of logits
         self.flops += (4 if out.requires_grad else 2) * self.n_head * n
+        self.grad_flops += 4 * self.n_head * n if out.requires_grad else 0
 
     def _timed_generate(self, *args, **kw):
         t0 = time.perf_counter()
@@ -297,17 +303,24 @@ def stage_phase1a(ctx) -> dict:
     a, gen = ctx["a"], ctx["gen"]
     pairs = load_pairs("facts", limit=a.n_pairs, shuffle=True, seed=a.seed)
     path = Path(ctx["tmp"], "targets")
+    sync(ctx["dev"])
+    t0 = time.perf_counter()
     with GenMeter(gen) as m:
         generate_targets(gen, pairs, phase1a_config(a), path, progress=True)
+    sync(ctx["dev"])
+    rest = time.perf_counter() - t0 - m.generate_seconds        # the optimiser's steps, the store, baselines
     t = load_targets(path, gen)
     ctx.update(pairs=pairs, targets=t)
     recs, best = t.records, t.best.tolist()
     steps = [x["steps"] for r in recs for x in r["restarts"]]
+    peak = ctx["report"]["device"]["bf16_peak_tflops"]
     return dict(items=len(recs), rows=len(steps), content_shape=list(t.content.shape),
                 content_finite=bool(torch.isfinite(t.content).all()),
                 converged_items=sum(any(x["converged"] for x in r["restarts"]) for r in recs),
                 greedy_exact_items=sum(all(r["restarts"][b]["greedy_exact"]) for r, b in zip(recs, best)),
-                mean_steps=sum(steps) / len(steps), **m.summary())
+                mean_steps=sum(steps) / len(steps), outside_generation_seconds=rest,
+                fwd_bwd_tokens=m.grad_positions, fwd_bwd_tokens_per_s=m.grad_positions / rest,
+                fwd_bwd_mfu=m.grad_flops / rest / (peak * 1e12) if peak else None, **m.summary())
 
 
 def stage_bookkeeping(ctx) -> dict:

@@ -68,6 +68,8 @@ def test_phase1a_made_targets(smoke):
     assert p1["content_shape"][:3] == [sz["n_pairs"], sz["restarts"], sz["K"]] and p1["content_finite"]
     assert 0 < p1["mean_steps"] <= sz["p1_steps"]
     assert p1["generate_calls"] == sz["n_pairs"] and p1["generate_seconds"] > 0   # one greedy check per item
+    assert 0 < p1["fwd_bwd_tokens"] < p1["tokens"] and p1["fwd_bwd_tokens_per_s"] > 0
+    assert 0 < p1["outside_generation_seconds"] < p1["seconds"] and p1["fwd_bwd_mfu"] is None
 
 
 def test_diffuser_trained_and_its_loss_fell(smoke):
