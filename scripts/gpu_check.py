@@ -213,6 +213,8 @@ class GenMeter:
         self.flops = 0.0
         self.grad_positions = 0                                          # those a backward follows
         self.grad_flops = 0.0
+        self.head_rows = 0
+        self.grad_head_rows = 0
         self.generate_seconds = 0.0
         self.generate_calls = 0
         self.handles = []
@@ -239,6 +241,8 @@ class GenMeter:
 
     def _head(self, module, args, out):
         n = out.numel() // out.shape[-1]                                # rows of logits
+        self.head_rows += n
+        self.grad_head_rows += n if out.requires_grad else 0
         self.flops += (4 if out.requires_grad else 2) * self.n_head * n
         self.grad_flops += 4 * self.n_head * n if out.requires_grad else 0
 
@@ -251,7 +255,8 @@ class GenMeter:
             self.generate_calls += 1
 
     def summary(self) -> dict:
-        return dict(tokens=self.positions, flops=self.flops, generate_seconds=self.generate_seconds,
+        return dict(tokens=self.positions, flops=self.flops, head_rows=self.head_rows,
+                    fwd_bwd_head_rows=self.grad_head_rows, generate_seconds=self.generate_seconds,
                     generate_calls=self.generate_calls)
 
 
@@ -295,8 +300,10 @@ def stage_load(ctx) -> dict:
     if len(ctx["peer_texts"]) < ctx["a"].peer_texts:
         raise ValueError(f"--peer-texts {ctx['a'].peer_texts}: only {len(ctx['peer_texts'])} facts questions "
                          f"have {lo}-{hi} tokens; ask for at most that many")
+    meter = GenMeter(gen)                                           # its parameter counts (MFU_NOTE)
     return dict(generator=gen.name, params=sum(p.numel() for p in gen.model.parameters()), d=gen.d,
-                vocab=int(gen.E.shape[0]), dtype=str(gen.dtype))
+                vocab=int(gen.E.shape[0]), dtype=str(gen.dtype), body_params=meter.n_body,
+                head_params=meter.n_head)
 
 
 def stage_phase1a(ctx) -> dict:
@@ -412,7 +419,7 @@ def stage_evaluation(ctx) -> dict:
     held = ctx["held"]
     pairs = [by_id[t.ids[i]] for i in held]
     c_star = t.best_content[held]
-    per, tokens, flops = {}, 0, 0.0
+    per, tokens, flops, head_rows = {}, 0, 0.0, 0
     for m in tqdm(a.methods, desc="methods", leave=False):
         sync(dev)
         t0 = time.perf_counter()
@@ -423,9 +430,10 @@ def stage_evaluation(ctx) -> dict:
         dt = time.perf_counter() - t0
         tokens += meter.positions
         flops += meter.flops
+        head_rows += meter.head_rows
         per[m] = dict(n=res["n"], em=res["em"], f1=res["f1"], loss=res["loss"], seconds=dt,
                       tokens=meter.positions, tokens_per_s=meter.positions / dt, example=res["example"])
-    return dict(n=len(pairs), methods=per, tokens=tokens, flops=flops)
+    return dict(n=len(pairs), methods=per, tokens=tokens, head_rows=head_rows, flops=flops)
 
 
 STAGE_FNS = dict(load=stage_load, phase1a=stage_phase1a, bookkeeping=stage_bookkeeping, peer=stage_peer,

@@ -62,6 +62,18 @@ def test_stage_times_rates_and_memory(smoke):
     assert smoke["peak_memory"]["host_max_rss_bytes"] > 10 * 2**20
 
 
+def test_flops_follow_the_positions_counted(smoke):
+    "2 x params per position forward, twice that where a backward follows (MFU_NOTE): the counts agree."
+    ld, p1, ev = (smoke["stages"][n] for n in ("load", "phase1a", "evaluation"))
+    body, head = ld["body_params"], ld["head_params"]
+    assert 0 < body < ld["params"] and head == ld["vocab"] * ld["d"]
+    p1_rows = p1["head_rows"] + p1["fwd_bwd_head_rows"]
+    assert p1["flops"] == pytest.approx(2 * body * (p1["tokens"] + p1["fwd_bwd_tokens"]) + 2 * head * p1_rows)
+    assert 0 < p1["fwd_bwd_head_rows"] < p1["head_rows"] <= p1["tokens"]
+    assert 2 * (body * ev["tokens"] + head * ev["head_rows"]) <= ev["flops"]   # oracle_distill: backwards too
+    assert ev["flops"] <= 4 * (body * ev["tokens"] + head * ev["head_rows"])
+
+
 def test_phase1a_made_targets(smoke):
     p1, sz = smoke["stages"]["phase1a"], smoke["sizes"]
     assert p1["items"] == sz["n_pairs"] and p1["rows"] == sz["n_pairs"] * sz["restarts"]
