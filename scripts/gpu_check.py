@@ -66,7 +66,8 @@ MFU_NOTE = ("estimate: model FLOPs over wall time over the device's dense bf16 d
             "frozen: input gradients only, no weight gradients), counted by hooks on the body and head over "
             "the whole stage (generation included). Diffuser: the forward FLOPs of one training batch "
             "counted by torch's FlopCounterMode, x3 for forward + backward, x steps. phase1a's fwd_bwd_* "
-            "count only the optimiser's forwards and backwards, over the stage's time outside greedy generation.")
+            "count only the optimiser's forwards and backwards, over the stage's time outside greedy "
+            "generation.")
 STAGES = ("load", "phase1a", "bookkeeping", "peer", "diffuser", "evaluation")
 PEER_TOKENS = (6, 10)              # question lengths the peer bench picks (bench_targets --peer defaults)
 GPU = dict(generator="smollm2", n_pairs=256, K=4, restarts=2, init="mean", p1_steps=100, batch_rows=512,
