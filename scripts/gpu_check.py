@@ -78,7 +78,7 @@ SMOKE = dict(GPU, generator="tiny", n_pairs=6, K=2, restarts=1, p1_steps=6, batc
              bk_rows=8, bk_steps=6, bk_warm=1, bk_n=3, peer_texts=2, peer_steps=4,
              diff_steps=80, diff_batch=4, diff_width=32, diff_depth=1, diff_lr=3e-3,
              eval_items=2, sample_steps=3, distill_steps=3, max_new_tokens=4)
-DEFAULT_METHODS = ("full_context", "random_soft", "oracle_distill", "diffuser", "c_star")
+DEFAULT_METHODS = ("full_context", "random_content", "oracle_gold_distill", "diffuser", "c_star")
 
 
 def positive_int(s: str) -> int:
@@ -111,7 +111,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--device", default="auto", help="auto (CUDA, refused without one) | cuda | cpu")
     ap.add_argument("--generator", default=None, help="smollm2 (packaged; GPU) | tiny (smoke) | HF id/folder")
     ap.add_argument("--seed", type=int, default=0, help="data order, Phase 1a, Diffuser and sampling seed")
-    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma-separated, of {METHODS}")
+    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma-separated, of {list(METHODS)}")
     sizes = [("n-pairs", "Phase 1a pairs (the lab's facts)"), ("K", "content slots"),
              ("restarts", "Phase 1a restarts per pair"),
              ("p1-steps", "Phase 1a steps per row"), ("batch-rows", "Phase 1a rows per forward"),
@@ -432,7 +432,7 @@ def stage_evaluation(ctx) -> dict:
         tokens += meter.positions
         flops += meter.flops
         head_rows += meter.head_rows
-        per[m] = dict(n=res["n"], em=res["em"], f1=res["f1"], loss=res["loss"], seconds=dt,
+        per[m] = dict(n=res["n"], match=res["match"], em=res["em"], loss=res["loss"], seconds=dt,
                       tokens=meter.positions, tokens_per_s=meter.positions / dt, example=res["example"])
     return dict(n=len(pairs), methods=per, tokens=tokens, head_rows=head_rows, flops=flops)
 

@@ -70,7 +70,7 @@ def test_flops_follow_the_positions_counted(smoke):
     p1_rows = p1["head_rows"] + p1["fwd_bwd_head_rows"]
     assert p1["flops"] == pytest.approx(2 * body * (p1["tokens"] + p1["fwd_bwd_tokens"]) + 2 * head * p1_rows)
     assert 0 < p1["fwd_bwd_head_rows"] < p1["head_rows"] <= p1["tokens"]
-    assert 2 * (body * ev["tokens"] + head * ev["head_rows"]) <= ev["flops"]   # oracle_distill: backwards too
+    assert 2 * (body * ev["tokens"] + head * ev["head_rows"]) <= ev["flops"]   # oracle_gold_distill: backwards too
     assert ev["flops"] <= 4 * (body * ev["tokens"] + head * ev["head_rows"])
 
 
@@ -96,7 +96,7 @@ def test_evaluation_scored_every_method_on_every_item(smoke):
     assert ev["n"] == sz["eval_items"]
     assert list(ev["methods"]) == sz["methods"] and "diffuser" in ev["methods"]
     for m, r in ev["methods"].items():
-        assert r["n"] == sz["eval_items"] and r["seconds"] > 0 and 0 <= r["em"] <= 1, m
+        assert r["n"] == sz["eval_items"] and r["seconds"] > 0 and 0 <= r["match"] <= 1, m
     assert ev["tokens"] == sum(r["tokens"] for r in ev["methods"].values())
 
 
