@@ -1005,9 +1005,12 @@ def load_targets(path, gen: Generator | None = None) -> Targets:
     return TargetStore(path, gen).load()
 
 def notebook_config(K=4, restarts=2, max_steps=60, lr=1e-2, init="randn", schedule="constant", seed=0, **kw) -> TargetConfig:
-    "The Phase 1a config the phase notebooks share (so later notebooks find the targets an earlier one made)."
+    """The Phase 1a config from run parameters: the one builder the phase notebooks and `scripts/phase1a.py` share, so
+    the same parameters give the same config and so the same store (later notebooks find what an earlier one or the
+    script made). `patience` defaults to `max_steps` and `snapshot_every` to a sixth of it; `kw` sets any other field."""
+    base = dict(patience=max_steps, snapshot_every=max(1, max_steps // 6))
     return TargetConfig(K=K, restarts=restarts, max_steps=max_steps, lr=lr, init=init, schedule=schedule, seed=seed,
-                        patience=max_steps, snapshot_every=max(1, max_steps // 6), **kw)
+                        **{**base, **kw})
 
 def ensure_targets(gen: Generator, pairs: list, cfg: TargetConfig, targets_dir: str = "", dataset: str = "data",
                    progress: bool = True, warm: tuple | None = None) -> tuple[Targets, Path]:
@@ -1034,7 +1037,10 @@ def phase1a_main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--shard-size", type=int, default=64, help="items per shard (the unit a kill can lose)")
     ap.add_argument("--cpu", action="store_true", help="CPU processes (gloo) even where CUDA is present")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a TargetConfig field, e.g. -p K=8 -p lr=0.05")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="a TargetConfig field, e.g. -p K=8 -p lr=0.05; the config is built as the notebooks build it "
+                         "(notebook_config: K=4, restarts=2, max_steps=60, patience=max_steps, …), so the same -p values "
+                         "make the same store a notebook run makes")
     a = ap.parse_args(argv)
     kw = {}
     for s in a.param:
@@ -1043,10 +1049,11 @@ def phase1a_main(argv: list[str] | None = None) -> Path:
             ap.error(f"-p {s!r}: expected KEY=VALUE with KEY one of {', '.join(TargetConfig.__dataclass_fields__)}")
         kw[k] = yaml.safe_load(v)
     if "betas" in kw: kw["betas"] = tuple(kw["betas"])
-    cfg = TargetConfig(**kw)                                                   # refused here, before any process writes
+    cfg = notebook_config(**kw)                          # the notebooks' builder: refused here, before any process writes
     state = PartialState(cpu=a.cpu)
-    gen = load_generator(a.generator, device=state.device)
-    pairs = load_pairs(a.dataset, limit=a.n_pairs, shuffle=True, seed=a.data_seed)
+    with state.main_process_first():                     # downloads, the GGUF conversion and data caches: rank 0 first
+        gen = load_generator(a.generator, device=state.device)
+        pairs = load_pairs(a.dataset, limit=a.n_pairs, shuffle=True, seed=a.data_seed)
     t0 = time.time()
     generate_targets(gen, pairs, cfg, a.out, shard_size=a.shard_size, progress=state.is_main_process and not a.quiet, dist=state)
     if state.is_main_process:
