@@ -46,13 +46,15 @@ class DataError(ValueError): "Raised for input data that cannot be used; the mes
 class ValidationReport:
     kept: int = 0
     skipped: Counter = field(default_factory=Counter)
-    examples: dict = field(default_factory=dict)   # reason -> first offending row (file:line for user files, else its id)
+    # reason -> first offending row (file:line for user files, else its id)
+    examples: dict = field(default_factory=dict)
     where: dict = field(default_factory=dict)      # pair -> file:line, for rows read from a user file
     def __repr__(self):
         s = ", ".join(f"{k}: {v} (e.g. {self.examples[k]!r})" for k, v in self.skipped.items()) or "none"
         return f"kept {self.kept}, skipped {sum(self.skipped.values())} [{s}]"
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # tab, newline and carriage return are text; the rest is not
+# tab, newline and carriage return are text; the rest is not
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def text_problem(p) -> str | None:
     "Why a `QAPair`'s fields cannot be text the Generator reads (a non-string, a control character); None when they can."
@@ -73,7 +75,8 @@ def _row_name(p, where: dict) -> str:
     for k in (p, p.id):
         try:
             if k in where: return where[k]
-        except TypeError: pass                                       # an unhashable field: no file position to give
+        # an unhashable field: no file position to give
+        except TypeError: pass
     return repr(p.id)
 
 def validate_pairs(pairs: Iterable[QAPair], max_chars: int = 2000, strict: bool = False,
@@ -231,7 +234,8 @@ def fetch_bigbench() -> Path:
     hits = sorted(dest.glob("bigbench-1.0.0*.tar.gz"))
     if hits: return hits[0]
     dest.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest, prefix="tmp-"))             # one per process: two fetches at once never share it
+    # one per process: two fetches at once never share it
+    tmp = Path(tempfile.mkdtemp(dir=dest, prefix="tmp-"))
     r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-clean", "-d", str(tmp),
                         "bigbench==1.0.0"], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp)})
     try:
@@ -239,7 +243,8 @@ def fetch_bigbench() -> Path:
             os.replace(hits[0], dest/hits[0].name); return dest/hits[0].name
         if roots := sorted(tmp.glob("pip-download-*/bigbench*/bigbench/benchmark_tasks")):
             try: os.replace(roots[0].parent.parent, tree)
-            except OSError:                                           # another process put its tree there first: use it
+            # another process put its tree there first: use it
+            except OSError:
                 if not (tree/"bigbench"/"benchmark_tasks").is_dir(): raise
             return tree
     finally: shutil.rmtree(tmp, ignore_errors=True)
@@ -380,7 +385,8 @@ def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shu
     rep = ValidationReport()
     if name == "facts": pairs = default_facts(seed=seed)
     elif name == "fanoutqa": pairs = fanoutqa_pairs()
-    elif name.startswith("hf:"): pairs = dataset_pairs(name[3:], limit=None if shuffle else limit, **kw)   # a stream stops early
+    # a stream stops early
+    elif name.startswith("hf:"): pairs = dataset_pairs(name[3:], limit=None if shuffle else limit, **kw)
     elif name == "squad": pairs = _squad(**kw)
     elif name == "wikidata": pairs = wikidata_pairs(read_tar_json(fetch_bigbench(), BIGBENCH_FILES[name]))
     elif name in ("trivia_qa", "nq_open"): pairs = hub_pairs(name, **kw)

@@ -34,7 +34,8 @@ def test_two_bigbench_fetches_at_once_do_not_share_a_temp_folder(tmp_path):
     from unittest import mock
     import dcm_lab.data as D
     seen = []
-    def fake_pip(cmd, env, **kw):                   # pip download --no-clean: leaves the unpacked sdist in its TMPDIR
+    # pip download --no-clean: leaves the unpacked sdist in its TMPDIR
+    def fake_pip(cmd, env, **kw):
         t = Path(env["TMPDIR"]); seen.append(t)
         time.sleep(0.3)
         (t/"pip-download-x"/"bigbench-1.0.0"/"bigbench"/"benchmark_tasks").mkdir(parents=True)
@@ -49,10 +50,12 @@ def test_two_bigbench_fetches_at_once_do_not_share_a_temp_folder(tmp_path):
         for t in th: t.start()
         for t in th: t.join()
     assert not errs, errs
-    assert len(set(seen)) == 2                                                  # each fetch its own temp folder
+    # each fetch its own temp folder
+    assert len(set(seen)) == 2
     assert out == [tmp_path/"bigbench"/"bigbench-1.0.0"] * 2
     assert (out[0]/"bigbench"/"benchmark_tasks").is_dir()
-    assert [p.name for p in (tmp_path/"bigbench").iterdir()] == ["bigbench-1.0.0"]   # no temp folder left behind
+    # no temp folder left behind
+    assert [p.name for p in (tmp_path/"bigbench").iterdir()] == ["bigbench-1.0.0"]
 
 def test_hf_dataset_with_a_column_map(tmp_path):
     import datasets
