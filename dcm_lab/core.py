@@ -138,14 +138,16 @@ def _holder_alive(h: dict) -> bool:
 def _read_lock(f: Path) -> dict | None:
     try: return json.loads(f.read_text())
     except FileNotFoundError: return None
-    except (OSError, ValueError): return {}                          # being written, or garbage: treated as held
+    # being written, or garbage: treated as held
+    except (OSError, ValueError): return {}
 
 def _take_stale(f: Path, h: dict, what: str) -> bool:
     "Move a dead holder's lock aside (one rename: only one taker wins); True when this process took it."
     aside = f.with_name(f"{f.name}.stale-{os.getpid()}")
     try: os.rename(f, aside)
     except FileNotFoundError: return False
-    if _read_lock(aside) != h: os.rename(aside, f); return False      # another taker's fresh lock: put it back
+    # another taker's fresh lock: put it back
+    if _read_lock(aside) != h: os.rename(aside, f); return False
     aside.unlink(missing_ok=True)
     print(f"{what}: took over the lock of process {h.get('pid')} on {h.get('host')} (since {h.get('time')}), which no "
           "longer runs: it was killed or crashed; its committed work is kept and the rest is redone.", flush=True)

@@ -5,7 +5,7 @@ SQuAD-shifts, Wikidata facts, FanOutQA and the hub datasets."""
 
 # %% ../nbs/05_data.ipynb #7110ef42
 from __future__ import annotations
-import json, re, io, os, shutil, tarfile, random, subprocess, sys, dataclasses
+import json, re, io, os, shutil, tarfile, random, tempfile, subprocess, sys, dataclasses
 from dataclasses import dataclass, field
 from collections import Counter
 from pathlib import Path
@@ -16,7 +16,7 @@ from .core import data_dir, cache_dir, atomic_write_bytes
 __all__ = ['BIGBENCH_FILES', 'HUB', 'DATASETS', 'QAPair', 'qtype_of', 'DataError', 'ValidationReport', 'text_problem',
            'validate_pairs', 'load_tables', 'default_facts', 'save_jsonl', 'row_problem', 'pair_from_dict',
            'load_records', 'load_jsonl', 'squad_pairs', 'wikidata_pairs', 'fetch_bigbench', 'read_tar_json',
-           'answer_text', 'fanoutqa_pairs', 'hub_pairs', 'load_pairs', 'fetch']
+           'answer_text', 'fanoutqa_pairs', 'hub_pairs', 'dataset_pairs', 'load_pairs', 'fetch']
 
 # %% ../nbs/05_data.ipynb #005280a1
 @dataclass(frozen=True)
@@ -46,13 +46,15 @@ class DataError(ValueError): "Raised for input data that cannot be used; the mes
 class ValidationReport:
     kept: int = 0
     skipped: Counter = field(default_factory=Counter)
-    examples: dict = field(default_factory=dict)   # reason -> first offending row (file:line for user files, else its id)
+    # reason -> first offending row (file:line for user files, else its id)
+    examples: dict = field(default_factory=dict)
     where: dict = field(default_factory=dict)      # pair -> file:line, for rows read from a user file
     def __repr__(self):
         s = ", ".join(f"{k}: {v} (e.g. {self.examples[k]!r})" for k, v in self.skipped.items()) or "none"
         return f"kept {self.kept}, skipped {sum(self.skipped.values())} [{s}]"
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # tab, newline and carriage return are text; the rest is not
+# tab, newline and carriage return are text; the rest is not
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def text_problem(p) -> str | None:
     "Why a `QAPair`'s fields cannot be text the Generator reads (a non-string, a control character); None when they can."
@@ -73,7 +75,8 @@ def _row_name(p, where: dict) -> str:
     for k in (p, p.id):
         try:
             if k in where: return where[k]
-        except TypeError: pass                                       # an unhashable field: no file position to give
+        # an unhashable field: no file position to give
+        except TypeError: pass
     return repr(p.id)
 
 def validate_pairs(pairs: Iterable[QAPair], max_chars: int = 2000, strict: bool = False,
@@ -230,15 +233,20 @@ def fetch_bigbench() -> Path:
     if (tree/"bigbench"/"benchmark_tasks").is_dir(): return tree
     hits = sorted(dest.glob("bigbench-1.0.0*.tar.gz"))
     if hits: return hits[0]
-    tmp = dest/"tmp"
-    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    # one per process: two fetches at once never share it
+    tmp = Path(tempfile.mkdtemp(dir=dest, prefix="tmp-"))
     r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-clean", "-d", str(tmp),
                         "bigbench==1.0.0"], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp)})
     try:
         if hits := sorted(tmp.glob("bigbench-1.0.0*.tar.gz")):           # a pip that keeps the archive
             os.replace(hits[0], dest/hits[0].name); return dest/hits[0].name
         if roots := sorted(tmp.glob("pip-download-*/bigbench*/bigbench/benchmark_tasks")):
-            os.replace(roots[0].parent.parent, tree); return tree
+            try: os.replace(roots[0].parent.parent, tree)
+            # another process put its tree there first: use it
+            except OSError:
+                if not (tree/"bigbench"/"benchmark_tasks").is_dir(): raise
+            return tree
     finally: shutil.rmtree(tmp, ignore_errors=True)
     raise DataError(f"could not download bigbench 1.0.0 with pip (no package index reachable?); pip said:\n{r.stderr[-800:]}")
 
@@ -309,23 +317,82 @@ def hub_pairs(name: str, split: str = "validation", data_files: str | None = Non
     rows = ds if limit is None else ds.select(range(min(limit, len(ds))))
     return [_hub_row(name, r, i) for i, r in enumerate(rows)]
 
+def _cell_text(v, col: str, i: int) -> str:
+    "A column's value as text: a string, the first of a list, or the first `text` of a SQuAD-style answers dict."
+    if isinstance(v, dict) and "text" in v: v = v["text"]
+    if isinstance(v, (list, tuple)): v = v[0] if v else None
+    if v is None: raise DataError(f"row {i}: column {col!r} is empty")
+    return v if isinstance(v, str) else str(v)
+
+def _open_dataset(src: str, split: str, streaming: bool):
+    "A local `save_to_disk` folder, a local folder/file of parquet/json/csv, or a hub id, through `datasets`."
+    import datasets
+    p = Path(src)
+    if p.is_dir() and ((p/"dataset_info.json").exists() or (p/"dataset_dict.json").exists()):
+        ds = datasets.load_from_disk(str(p))
+        if isinstance(ds, datasets.DatasetDict):
+            if split not in ds: raise DataError(f"{src} has splits {list(ds)}, not {split!r}: pass split=")
+            ds = ds[split]
+        return ds.to_iterable_dataset() if streaming else ds
+    try: return datasets.load_dataset(src, split=split, streaming=streaming, cache_dir=str(cache_dir()/"hf"))
+    except Exception as e:
+        where = "folder" if p.exists() else "hub id"
+        raise DataError(f"could not load the {where} {src!r} (split {split!r}) with datasets: {type(e).__name__}: {e}. "
+                        + ("" if p.exists() else "Offline? Unset HF_DATASETS_OFFLINE where the hub is reachable, or pass a "
+                           "local folder (hf:/path/to/folder).")) from None
+
+def dataset_pairs(src: str, question: str = "question", answer: str = "answer", context: str | None = None,
+                  id: str | None = None, topic: str | None = None, split: str = "train", streaming: bool = False,
+                  limit: int | None = None) -> list[QAPair]:
+    """Q-A pairs from any dataset `datasets` can open (a hub id `ORG/NAME`, a local folder of parquet/json files, or a
+    `save_to_disk` folder), given which columns hold the question, the answer (a string, a list: its first, or a SQuAD
+    `answers` dict) and optionally the context, the id (default: `<name>-<row>`) and a topic. `streaming` reads rows as
+    they come (with `limit`, only those). A missing column is a `DataError` naming the columns there are."""
+    ds = _open_dataset(src, split, streaming)
+    cols = list(ds.column_names or []) if ds.column_names is not None else None
+    want = {k: v for k, v in dict(question=question, answer=answer, context=context, id=id, topic=topic).items() if v}
+    if cols is not None and (miss := [f"{k}={v!r}" for k, v in want.items() if v not in cols]):
+        raise DataError(f"{src}: no column {', '.join(miss)}; its columns are {cols}: map them with question=, answer=, context=")
+    stem = Path(src).name if Path(src).exists() else src.replace("/", "_")
+    out = []
+    for i, r in enumerate(ds):
+        if limit is not None and i >= limit: break
+        q = _cell_text(r[question], question, i)
+        out.append(QAPair(str(r[id]) if id else f"{stem}-{i:06d}", q.strip(), _cell_text(r[answer], answer, i).strip(),
+                          context=_cell_text(r[context], context, i) if context else None,
+                          topic=str(r[topic]) if topic else None, qtype=qtype_of(q), source=src))
+    return out
+
 # %% ../nbs/05_data.ipynb #02c9bfcd
-DATASETS = ("facts", "fanoutqa", "squad", "wikidata", "trivia_qa", "nq_open")
+DATASETS = ("facts", "fanoutqa", "squad", "wikidata", "trivia_qa", "nq_open", "hf:ORG/NAME")
+
+def _squad(**kw) -> list[QAPair]:
+    """SQuAD v1.1 dev: the hub's `rajpurkar/squad` validation split where the hub is reachable (or local files of its
+    schema via `data_files=`), else the same questions (same ids) from the bigbench archive."""
+    if kw or os.environ.get("HF_DATASETS_OFFLINE") != "1":
+        try: return hub_pairs("squad", **kw)
+        except DataError as e:
+            if kw: raise
+            print(f"squad: the hub is unreachable ({str(e)[:80]}…): reading the bigbench archive's copy", flush=True)
+    return squad_pairs(read_tar_json(fetch_bigbench(), BIGBENCH_FILES["squad"]))
 
 def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shuffle: bool = False, strict: bool = False,
                **kw) -> list[QAPair]:
     """Load a named dataset (or a user's .jsonl/.json file) as validated `QAPair`s; `shuffle` uses `seed`, then `limit`
     takes the first rows. Skipped rows are counted and reported by reason (with `file:line` for user files); `strict`
-    makes the first bad row an error instead."""
+    makes the first bad row an error instead. `hf:ORG/NAME` (or `hf:/local/folder`) is any dataset `datasets` opens,
+    with `kw` passed to `dataset_pairs` (question=, answer=, context=, id=, split=, streaming=, …)."""
     rep = ValidationReport()
     if name == "facts": pairs = default_facts(seed=seed)
     elif name == "fanoutqa": pairs = fanoutqa_pairs()
-    elif name in ("squad", "wikidata"):
-        js = read_tar_json(fetch_bigbench(), BIGBENCH_FILES[name])
-        pairs = squad_pairs(js) if name == "squad" else wikidata_pairs(js)
+    # a stream stops early
+    elif name.startswith("hf:"): pairs = dataset_pairs(name[3:], limit=None if shuffle else limit, **kw)
+    elif name == "squad": pairs = _squad(**kw)
+    elif name == "wikidata": pairs = wikidata_pairs(read_tar_json(fetch_bigbench(), BIGBENCH_FILES[name]))
     elif name in ("trivia_qa", "nq_open"): pairs = hub_pairs(name, **kw)
     elif Path(name).suffix in (".jsonl", ".json"): pairs, rep = load_records(name, strict)
-    else: raise DataError(f"unknown dataset {name!r}: one of {DATASETS} or a .jsonl/.json path")
+    else: raise DataError(f"unknown dataset {name!r}: one of {DATASETS} (hf:ORG/NAME or hf:/a/folder with question=, "
+                          "answer=, context= column names) or a .jsonl/.json path")
     pairs, rep2 = validate_pairs(pairs, strict=strict, where=rep.where)
     rep.skipped.update(rep2.skipped); rep.examples.update({k: v for k, v in rep2.examples.items() if k not in rep.examples})
     rep.kept = rep2.kept

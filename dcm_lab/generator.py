@@ -148,7 +148,8 @@ def _cached(name, device, dtype, max_target_tokens):
     model, tok = _load_model_and_tokenizer(name, dtype)
     rev, src = generator_source(name)
     if rev is None and not Path(name).exists() and name not in (SMOLLM2, "tiny"):
-        rev = getattr(model.config, "_commit_hash", None)                    # an unpinned hub id: the commit downloaded
+        # an unpinned hub id: the commit downloaded
+        rev = getattr(model.config, "_commit_hash", None)
     return Generator(model.to(device), tok, name, max_target_tokens, revision=rev, source=src)
 
 def load_generator(name: str = SMOLLM2, device=None, dtype=None, max_target_tokens: int = 256) -> Generator:

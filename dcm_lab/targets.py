@@ -514,7 +514,8 @@ class TargetOptimizer:
         for (i, r), x in sorted(res_in.items()):                                             # finished before the cut
             deliver(i, r, RowResult(**{**x, "item": i})); bar.update(1)
         fill(list(range(B)), [])
-        self.history = []    # (active rows, mean loss) per step: the loss plot
+        self.history = []    # per step: (active rows, mean loss, rows exact this step, rows converged so far)
+        n_conv = 0
         dirty, n_steps = True, 0
         while True:
             if dirty:        # the set of rows changed: gather their segments from the table (index ops)
@@ -560,9 +561,12 @@ class TargetOptimizer:
                     advance_horizon(carry, seg_exact & finite[:, None], slot_len, prog)
                     extra = [carry.horizon.clamp(max=slot_len).max().float()[None]]        # the longest horizon: trims the next step
                 ok = carry.active & finite
-                host = torch.cat([status.float(), *extra, (torch.where(ok, rl, 0.0).sum() / ok.sum())[None]]).cpu()   # the step's one transfer
-            self.history.append((n_act, host[-1].item()))
+                host = torch.cat([status.float(), *extra, exact.sum().float()[None],
+                                  # the step's one transfer
+                                  (torch.where(ok, rl, 0.0).sum() / ok.sum())[None]]).cpu()
             status = host[:B].long()
+            n_conv += int((status == CONVERGED).sum())
+            self.history.append((n_act, host[-1].item(), int(host[-2]), n_conv))
             if prog: T_run = int(host[B])
             n_steps += 1
             if status.any():
@@ -618,7 +622,8 @@ def _meta(gen, cfg):
     return dict(generator=gen.name, d=gen.d, vocab=int(gen.E.shape[0]), K=cfg.K, modes=[cfg.q_mode, cfg.a_mode, cfg.k_mode],
                 identity=gen.identity, **run_record(cfg, seed=cfg.seed))
 
-_NOTED = set()                                                          # stores whose missing identity was noted once
+# stores whose missing identity was noted once
+_NOTED = set()
 _SHARD = re.compile(r"shard-(?:r(\d+)-)?(\d+)\.json(?:\.corrupt)?$")     # shard-r{rank}-{n}.json; old stores: shard-{n}.json
 
 def _shard_json(shard: Path) -> dict:
@@ -712,7 +717,8 @@ class TargetStore:
         m = self.meta
         want = dict(generator=m["generator"], K=m["K"], d=m["d"], restarts=m["config"].get("restarts"), config_K=m["config"].get("K"))
         have = {k: info[k] for k in ("generator", "K", "d") if k in info}
-        if shape: have.update(restarts=shape[1], K=shape[2], d=shape[3])            # the tensors are the truth
+        # the tensors are the truth
+        if shape: have.update(restarts=shape[1], K=shape[2], d=shape[3])
         if "K" in have: have["config_K"] = have["K"]
         diff = {k: (have[k], want[k]) for k in have if have[k] != want[k]}
         if diff: raise MetaMismatch(
@@ -790,6 +796,30 @@ class TargetStore:
 
     def clear_inflight(self, rank: int = 0): self.inflight_path(rank).unlink(missing_ok=True)
 
+    def history_writer(self, rank: int, n_items: int):
+        """A function that saves this session's per-step history (`TargetOptimizer.history`) into
+        `history-r{rank}.json` beside the shards, one entry per session (a resume adds one), atomically."""
+        f = self.path/f"history-r{rank:03d}.json"
+        try: sessions = read_json(f) if f.exists() else []
+        # an unreadable history is started afresh
+        except (OSError, ValueError): sessions = []
+        k = len(sessions)
+        sessions.append(None)
+        def save(hist: list):
+            sessions[k] = dict(time=time.strftime("%Y-%m-%dT%H:%M:%S"), items=n_items,
+                               columns=["active_rows", "mean_loss", "exact_rows", "rows_converged"], steps=hist)
+            atomic_write_json(f, [s for s in sessions if s is not None])
+        return save
+
+    def history(self) -> "pd.DataFrame":
+        "Every session's per-step history, every rank: one row per step (rank, session, step, active rows, loss, exact, converged)."
+        import pandas as pd
+        rows = []
+        for f in sorted(self.path.glob("history-r*.json")):
+            for s, ses in enumerate(read_json(f)):
+                rows += [dict(rank=int(f.stem[9:]), session=s, step=j, **dict(zip(ses["columns"], h))) for j, h in enumerate(ses["steps"])]
+        return pd.DataFrame(rows, columns=["rank", "session", "step", "active_rows", "mean_loss", "exact_rows", "rows_converged"])
+
     def load(self) -> "Targets":
         """Every committed shard, verified, as one `Targets` in the pairs' order (`order`, then id; old stores: shard
         order), whatever process wrote which shard. An id stored twice is an error."""
@@ -827,6 +857,24 @@ class Targets:
     def best_content(self) -> torch.Tensor:
         "c* per item: (N, K, d)"
         return self.content[torch.arange(len(self.records)), self.best]
+
+    def to_dataset(self) -> "datasets.Dataset":
+        """One row per item as a `datasets.Dataset`: id, question, answer, tags, the best restart, its loss and greedy
+        exactness, and its content c* (K × d, float32), with the store's Generator identity and K in the dataset's
+        description: the form the Hub and `datasets` tools read (`push_to_hub`, `save_to_disk`)."""
+        import datasets
+        best, rec = self.best.tolist(), self.records
+        cols = {k: [r.get(k) for r in rec] for k in ("id", "question", "answer", "topic", "qtype", "atype")}
+        cols.update(best_restart=best, loss=[r["restarts"][b]["loss"] for r, b in zip(rec, best)],
+                    greedy_exact=[all(r["restarts"][b]["greedy_exact"]) for r, b in zip(rec, best)],
+                    content=self.best_content.float().numpy())
+        K, d = self.content.shape[2:]
+        feats = datasets.Features({**{k: datasets.Value("string") for k in ("id", "question", "answer", "topic", "qtype", "atype")},
+                                   "best_restart": datasets.Value("int32"), "loss": datasets.Value("float32"),
+                                   "greedy_exact": datasets.Value("bool"), "content": datasets.Array2D((K, d), "float32")})
+        info = datasets.DatasetInfo(description=json.dumps(dict(generator=self.meta.get("identity") or self.meta["generator"],
+                                                                K=K, d=d, config=self.meta["config"])), features=feats)
+        return datasets.Dataset.from_dict(cols, features=feats, info=info)
 
 
 def rebuild_meta(path, cfg: TargetConfig | None = None, generator: str | None = None) -> dict:
@@ -931,7 +979,8 @@ def generate_targets(gen: Generator, pairs: list, cfg: TargetConfig, path, shard
     items = items or [qa_item(p, cfg) for p in pairs]
     check_items(gen, cfg, items)
     TargetStore(path, gen, cfg, create=False)                     # every process: another Generator/config is refused here
-    lock = folder_lock(path, f"target store {path}") if rank == 0 else contextlib.nullcontext()   # one run writes a store
+    # one run writes a store
+    lock = folder_lock(path, f"target store {path}") if rank == 0 else contextlib.nullcontext()
     with lock:
         return _generate(gen, pairs, cfg, path, items, shard_size, progress, on_shard, dist, warm, checkpoint_every,
                          on_checkpoint, rank, world)
@@ -977,16 +1026,18 @@ def _generate(gen, pairs, cfg, path, items, shard_size, progress, on_shard, dist
         snaps = [(r.restart, st, sc) for r in results for st, sc in r.snapshots]
         buf.append((_record(it, by_id.get(it.id), results, gb, order[it.id]), c, snaps))
         if len(buf) >= shard_size: flush()
-    n_ck = 0
+    n_ck, opt = 0, TargetOptimizer(gen, cfg, warm)
+    save_history = store.history_writer(rank, len(todo))
     def checkpoint(state):
         nonlocal n_ck
         if buf: flush()                                                      # finished items first: the checkpoint holds the rest
-        store.write_inflight(state, rank); n_ck += 1
+        store.write_inflight(state, rank); save_history(opt.history); n_ck += 1
         if on_checkpoint: on_checkpoint(n_ck)
     if todo:
-        TargetOptimizer(gen, cfg, warm).run(todo, on_item=on_item, progress=progress, resume=store.read_inflight(rank),
-                                            checkpoint_every=checkpoint_every, on_checkpoint=checkpoint)
+        opt.run(todo, on_item=on_item, progress=progress, resume=store.read_inflight(rank),
+                checkpoint_every=checkpoint_every, on_checkpoint=checkpoint)
         if buf: flush()
+        save_history(opt.history)
     store.clear_inflight(rank)
     if dist is not None: dist.wait_for_everyone()
     return store
@@ -1005,9 +1056,12 @@ def load_targets(path, gen: Generator | None = None) -> Targets:
     return TargetStore(path, gen).load()
 
 def notebook_config(K=4, restarts=2, max_steps=60, lr=1e-2, init="randn", schedule="constant", seed=0, **kw) -> TargetConfig:
-    "The Phase 1a config the phase notebooks share (so later notebooks find the targets an earlier one made)."
+    """The Phase 1a config from run parameters: the one builder the phase notebooks and `scripts/phase1a.py` share, so
+    the same parameters give the same config and so the same store (later notebooks find what an earlier one or the
+    script made). `patience` defaults to `max_steps` and `snapshot_every` to a sixth of it; `kw` sets any other field."""
+    base = dict(patience=max_steps, snapshot_every=max(1, max_steps // 6))
     return TargetConfig(K=K, restarts=restarts, max_steps=max_steps, lr=lr, init=init, schedule=schedule, seed=seed,
-                        patience=max_steps, snapshot_every=max(1, max_steps // 6), **kw)
+                        **{**base, **kw})
 
 def ensure_targets(gen: Generator, pairs: list, cfg: TargetConfig, targets_dir: str = "", dataset: str = "data",
                    progress: bool = True, warm: tuple | None = None) -> tuple[Targets, Path]:
@@ -1034,7 +1088,10 @@ def phase1a_main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--shard-size", type=int, default=64, help="items per shard (the unit a kill can lose)")
     ap.add_argument("--cpu", action="store_true", help="CPU processes (gloo) even where CUDA is present")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a TargetConfig field, e.g. -p K=8 -p lr=0.05")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="a TargetConfig field, e.g. -p K=8 -p lr=0.05; the config is built as the notebooks build it "
+                         "(notebook_config: K=4, restarts=2, max_steps=60, patience=max_steps, …), so the same -p values "
+                         "make the same store a notebook run makes")
     a = ap.parse_args(argv)
     kw = {}
     for s in a.param:
@@ -1043,10 +1100,13 @@ def phase1a_main(argv: list[str] | None = None) -> Path:
             ap.error(f"-p {s!r}: expected KEY=VALUE with KEY one of {', '.join(TargetConfig.__dataclass_fields__)}")
         kw[k] = yaml.safe_load(v)
     if "betas" in kw: kw["betas"] = tuple(kw["betas"])
-    cfg = TargetConfig(**kw)                                                   # refused here, before any process writes
+    # the notebooks' builder: refused here, before any process writes
+    cfg = notebook_config(**kw)
     state = PartialState(cpu=a.cpu)
-    gen = load_generator(a.generator, device=state.device)
-    pairs = load_pairs(a.dataset, limit=a.n_pairs, shuffle=True, seed=a.data_seed)
+    # downloads, the GGUF conversion and data caches: rank 0 first
+    with state.main_process_first():
+        gen = load_generator(a.generator, device=state.device)
+        pairs = load_pairs(a.dataset, limit=a.n_pairs, shuffle=True, seed=a.data_seed)
     t0 = time.time()
     generate_targets(gen, pairs, cfg, a.out, shard_size=a.shard_size, progress=state.is_main_process and not a.quiet, dist=state)
     if state.is_main_process:

@@ -34,6 +34,11 @@ def test_phase1a_two_processes_killed_and_resumed(tmp_path):
     from accelerate import PartialState
     try: ref = load_targets(phase1a_main([*PHASE1A, "--out", str(tmp_path/"one")]))     # one process, no launcher
     finally: PartialState._reset_state()                                                 # leave no CPU state to later tests
+    from dataclasses import asdict
+    from dcm_lab.targets import notebook_config
+    # the notebooks' builder
+    want = notebook_config(K=2, restarts=1, max_steps=30, patience=30, lr=0.05, batch_rows=1)
+    assert ref.meta["config"] == json.loads(json.dumps(asdict(want)))
     store = tmp_path/"two"
     t0 = time.time()
     proc = subprocess.Popen(launch_cmd(ROOT/"scripts"/"phase1a.py", *PHASE1A, "--out", store), env=env(), cwd=ROOT,
@@ -61,6 +66,8 @@ def test_phase1a_two_processes_killed_and_resumed(tmp_path):
     assert "by 2 process(es)" in r.stdout
     two = load_targets(store)
     assert two.ids == ref.ids                                                              # all, once, in the pairs' order
+    # the resume released the lock
+    assert not (store/"lock").exists()
     assert {int(p.name[7:10]) for p in store.glob("shard-r*.json")} == {0, 1}              # both processes wrote shards
     assert torch.allclose(two.content, ref.content, atol=1e-4), (two.content - ref.content).abs().max()
     print(f"killed 2-process run {t_kill:.1f}s ({len(part)}/{len(ref.ids)} items stored), resume {time.time() - t1:.1f}s")

@@ -1,6 +1,7 @@
 """Issue #25 against the data layer: control characters and non-string fields refused by row (file:line for a file's
 rows, as README promises for skip reports), and a folder given as a data file is a clear error."""
 import io, json, contextlib
+from pathlib import Path
 import pytest
 from dcm_lab.data import QAPair, DataError, validate_pairs, load_pairs, load_jsonl
 
@@ -26,3 +27,45 @@ def test_skip_reports_name_file_line(tmp_path):
 def test_a_folder_as_data_file(tmp_path):
     (tmp_path/"x.jsonl").mkdir()
     with pytest.raises(DataError, match="x.jsonl is a folder, not a data file"): load_pairs(str(tmp_path/"x.jsonl"))
+
+def test_two_bigbench_fetches_at_once_do_not_share_a_temp_folder(tmp_path):
+    "Issue #24: fetch_bigbench recreated one fixed temp folder, so two ranks fetching on a fresh cache raced."
+    import threading, time, subprocess
+    from unittest import mock
+    import dcm_lab.data as D
+    seen = []
+    # pip download --no-clean: leaves the unpacked sdist in its TMPDIR
+    def fake_pip(cmd, env, **kw):
+        t = Path(env["TMPDIR"]); seen.append(t)
+        time.sleep(0.3)
+        (t/"pip-download-x"/"bigbench-1.0.0"/"bigbench"/"benchmark_tasks").mkdir(parents=True)
+        time.sleep(0.3)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+    out, errs = [], []
+    def fetch():
+        try: out.append(D.fetch_bigbench())
+        except Exception as e: errs.append(e)
+    with mock.patch.object(D, "cache_dir", lambda: tmp_path), mock.patch.object(D.subprocess, "run", fake_pip):
+        th = [threading.Thread(target=fetch) for _ in range(2)]
+        for t in th: t.start()
+        for t in th: t.join()
+    assert not errs, errs
+    # each fetch its own temp folder
+    assert len(set(seen)) == 2
+    assert out == [tmp_path/"bigbench"/"bigbench-1.0.0"] * 2
+    assert (out[0]/"bigbench"/"benchmark_tasks").is_dir()
+    # no temp folder left behind
+    assert [p.name for p in (tmp_path/"bigbench").iterdir()] == ["bigbench-1.0.0"]
+
+def test_hf_dataset_with_a_column_map(tmp_path):
+    import datasets
+    datasets.Dataset.from_dict(dict(query=["Who?", "Where?"], gold=[["Ann", "Anna"], ["Rome"]])).save_to_disk(str(tmp_path/"d"))
+    ps = load_pairs(f"hf:{tmp_path/'d'}", question="query", answer="gold")
+    assert [(p.id, p.question, p.answer) for p in ps] == [("d-000000", "Who?", "Ann"), ("d-000001", "Where?", "Rome")]
+
+def test_squad_reaches_the_hub_entry(tmp_path):
+    "HUB listed rajpurkar/squad, yet load_pairs('squad') never reached it."
+    f = tmp_path/"sq.jsonl"
+    f.write_text(json.dumps(dict(id="x1", title="T", context="Paris is in France.", question="Where is Paris?",
+                                 answers=dict(text=["France"], answer_start=[9]))) + "\n")
+    assert [(p.id, p.answer, p.context) for p in load_pairs("squad", data_files=f)] == [("squad-x1", "France", "Paris is in France.")]

@@ -44,6 +44,7 @@ def test_full_disk_during_a_memory_save(tmp_path):
         m.save(tmp_path)
     assert not list(tmp_path.glob(".*.tmp"))
     assert len(LTM.load(tmp_path)) == 5                                        # the previous save, whole
-    m.save(tmp_path)                                                           # space freed: the save completes
+    # space freed: the save completes
+    m.save(tmp_path)
     back = LTM.load(tmp_path)
     assert len(back) == 8 and torch.equal(back.get(back.ids()), m.get(m.ids()))

@@ -40,17 +40,21 @@ def edit_meta(p: Path, **kw):
 
 def test_meta_edited_to_another_K_never_moves_a_shard(tiny, ref, tmp_path):
     st = copy(ref[0], tmp_path/"s"); before = files(st)
-    edit_meta(st, K=3, config=dict(K=3))                                       # the user's edit: meta says K=3, shards hold K=2
+    # the user's edit: meta says K=3, shards hold K=2
+    edit_meta(st, K=3, config=dict(K=3))
     with pytest.raises(MetaMismatch, match="rebuild_meta"): load_targets(st, tiny)
-    for _ in range(3):                                                         # the advice followed, again and again
+    # the advice followed, again and again
+    for _ in range(3):
         with pytest.raises(MetaMismatch, match="none was moved"):
             generate_targets(tiny, PAIRS, replace(CFG, K=3), st, shard_size=1, progress=False)
-    assert files(st) == before                                                 # not one shard set aside or rewritten
+    # not one shard set aside or rewritten
+    assert files(st) == before
     meta = rebuild_meta(st)
     assert meta["K"] == 2 and meta["config"]["K"] == 2
     t = load_targets(st, tiny)
     assert t.ids == ref[1].ids and torch.equal(t.content, ref[1].content)
-    generate_targets(tiny, PAIRS, CFG, st, shard_size=1, progress=False)      # resumes: nothing to do, nothing moved
+    # resumes: nothing to do, nothing moved
+    generate_targets(tiny, PAIRS, CFG, st, shard_size=1, progress=False)
     assert files(st) == before
 
 def test_resume_with_another_K_is_refused(tiny, ref, tmp_path):
@@ -62,7 +66,8 @@ def test_resume_with_another_K_is_refused(tiny, ref, tmp_path):
     assert str(st) in str(e.value)
     with pytest.raises(MetaMismatch): load_targets(st)
     rebuild_meta(st)
-    with pytest.raises(TargetStoreError, match="another config"):              # now the plain config refusal: use a new folder
+    # now the plain config refusal: use a new folder
+    with pytest.raises(TargetStoreError, match="another config"):
         generate_targets(tiny, PAIRS, replace(CFG, K=3), st, shard_size=1, progress=False)
 
 def test_truncated_json_files_are_named(tiny, ref, tmp_path):
@@ -105,13 +110,16 @@ def test_two_writers_on_one_store(tiny, ref, tmp_path, capsys):
     try:
         line = a.stdout.readline()
         assert line.startswith("SHARD 1"), line + a.stdout.read()[-2000:]
-        with pytest.raises(LockedError, match=f"names pid {a.pid} on host") as e:     # the second writer: refused, holder named
+        # the second writer: refused, holder named
+        with pytest.raises(LockedError, match=f"names pid {a.pid} on host") as e:
             generate_targets(tiny, PAIRS, CFG, st, shard_size=1, progress=False)
         assert "lock" in str(e.value) and "Wait for it" in str(e.value)
-        assert len(TargetStore(st).done_ids()) == 1                             # the refused writer wrote nothing
+        # the refused writer wrote nothing
+        assert len(TargetStore(st).done_ids()) == 1
     finally:
         a.send_signal(signal.SIGKILL); a.wait()
-    generate_targets(tiny, PAIRS, CFG, st, shard_size=1, progress=False)       # the holder is dead: its lock is taken over
+    # the holder is dead: its lock is taken over
+    generate_targets(tiny, PAIRS, CFG, st, shard_size=1, progress=False)
     assert f"took over the lock of process {a.pid}" in capsys.readouterr().out
     t = load_targets(st, tiny)
     assert t.ids == ref[1].ids                                                  # every id once
@@ -129,7 +137,8 @@ def full_disk_after(n_ok: int):
         real(f, data)
     return mock.patch.object(core, "_write_all", write)
 
-@pytest.mark.parametrize("n_ok", [2, 3, 4])      # writes: meta.json, then per shard tensors + JSON: fail on a JSON, tensors, a JSON
+# writes: meta.json, then per shard tensors + JSON: fail on a JSON, tensors, a JSON
+@pytest.mark.parametrize("n_ok", [2, 3, 4])
 def test_full_disk_during_shards(tiny, ref, tmp_path, n_ok):
     st = tmp_path/"s"
     with full_disk_after(n_ok), pytest.raises(OSError, match="disk full while writing") as e:
@@ -139,7 +148,8 @@ def test_full_disk_during_shards(tiny, ref, tmp_path, n_ok):
     done = TargetStore(st).done_ids()
     assert len(done) < len(PAIRS)
     for s in TargetStore(st).shards(): TargetStore(st).verify(s)              # what is there is whole
-    generate_targets(tiny, PAIRS, CFG, st, shard_size=1, progress=False)       # space freed: the resume completes
+    # space freed: the resume completes
+    generate_targets(tiny, PAIRS, CFG, st, shard_size=1, progress=False)
     t = load_targets(st, tiny)
     assert t.ids == ref[1].ids
     assert torch.allclose(t.content, ref[1].content, atol=1e-5)
@@ -149,7 +159,8 @@ def test_full_disk_during_a_checkpoint(tiny, ref, tmp_path):
     cfg = replace(CFG, max_steps=6, patience=6)
     full = tmp_path/"full"
     generate_targets(tiny, PAIRS, cfg, full, shard_size=1, progress=False, checkpoint_every=2)
-    with full_disk_after(2), pytest.raises(OSError, match=r"disk full while writing .*inflight-r000\.pt"):
+    # writes: meta.json, checkpoint 1, its history; the disk fills on checkpoint 2
+    with full_disk_after(3), pytest.raises(OSError, match=r"disk full while writing .*inflight-r000\.pt"):
         generate_targets(tiny, PAIRS, cfg, st, shard_size=1, progress=False, checkpoint_every=2)
     assert not list(st.glob(".*.tmp"))
     torch.load(st/"inflight-r000.pt", weights_only=True)                      # the previous checkpoint, whole
@@ -169,7 +180,8 @@ def test_identity_joins_the_store_and_another_dtype_is_refused(tiny, ref, tmp_pa
     with pytest.raises(TargetStoreError, match=r"'dtype': \('float32', 'bfloat16'\).*dtype=torch.float32"):
         generate_targets(half, PAIRS, CFG, ref[0], shard_size=1, progress=False)
     with pytest.warns(UserWarning, match="another dtype or other weights"): load_targets(ref[0], half)
-    old = copy(ref[0], tmp_path/"old")                                          # a store from before identities: a note
+    # a store from before identities: a note
+    old = copy(ref[0], tmp_path/"old")
     m = read_json(old/"meta.json"); del m["identity"]; atomic_write_json(old/"meta.json", m)
     generate_targets(half, PAIRS, CFG, old, shard_size=1, progress=False)
     assert "predates recorded Generator identities" in capsys.readouterr().out
