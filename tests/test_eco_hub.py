@@ -9,7 +9,8 @@ import pytest, torch, torch.nn as nn
 from safetensors.torch import load_file, save_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from dcm_lab.diffusion import (DIFFUSERS, DiffuserBase, DiffuserConfig, DiffusionData, Normalizer,
-                               TrainConfig, train_diffuser, load_diffuser, export_pretrained, checkpoint_record)
+                               TrainConfig, train_diffuser, load_diffuser, export_pretrained,
+                               checkpoint_record)
 
 class ToyDiffuser(DiffuserBase):
     "A per-slot MLP that reads the mean condition: a stand-in architecture, registered as 'toy'."
