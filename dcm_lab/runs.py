@@ -316,7 +316,7 @@ def _results_html(results: list[dict]) -> str:
 
 def _figures_html(index: dict) -> str:
     figs = [(e["name"], f) for e in index["notebooks"] for f in e.get("figures", [])]
-    frame = "style='width:100%;height:380px;border:1px solid #ddd'"
+    frame = "style='width:100%;height:480px;border:1px solid #ddd'"
     cells = "".join(f"<div><small>{html.escape(Path(f).stem)}</small><iframe src='{html.escape(f)}' "
                     f"loading='lazy' {frame}></iframe></div>" for _, f in figs)
     grid = "style='display:grid;grid-template-columns:1fr 1fr;gap:8px'"
@@ -332,16 +332,21 @@ def write_index_html(run_dir: Path, index: dict) -> Path:
         figs = " ".join(f"<a href='{html.escape(f)}'>{html.escape(Path(f).name)}</a>" for f in e.get("figures", []))
         nb = f"<a href='{html.escape(e['html'])}'>notebook</a>" if e.get("html") else ""
         nb += f" <a href='{html.escape(e['log'])}'>log</a>" if e.get("log") else ""
-        err = f"<pre>{html.escape(e['error'])}</pre>" if e.get("error") else ""
+        err = f"<pre style='white-space:pre-wrap'>{html.escape(e['error'])}</pre>" if e.get("error") else ""
         slow = "; ".join(f"{x['cell']} ({x['seconds']} s) <code>{html.escape(x['first_line'])}</code>"
                          for x in e.get("slowest_cells", [])[:3])
         err += f"<small>slowest cells: {slow}</small>" if slow else ""
         rows.append(f"<tr><td>{html.escape(e['name'])}</td><td style='color:{colour}'><b>{e['status']}</b></td>"
-                    f"<td>{e.get('seconds', '')}</td><td><code>{html.escape(json.dumps(e['parameters']))}</code></td>"
+                    f"<td>{e.get('seconds', '')}</td><td style='word-break:break-all'>"
+                    f"<code>{html.escape(json.dumps(e['parameters']))}</code></td>"
                     f"<td>{nb} {figs}</td></tr><tr><td colspan=5>{err}</td></tr>")
     adopted = index.get("adopted_targets")
     adopted = f" · targets adopted from <code>{html.escape(adopted)}</code>" if adopted else ""
     answer = answer_html(index["answer"]) if index.get("answer") else ""
+    failed = [e["name"] for e in index["notebooks"] if e["status"] == "failed"]
+    if failed:
+        note = f"<p style='color:#c33'><b>failed: {html.escape(', '.join(failed))}</b> (errors below)</p>"
+        answer = note + answer
     rid = html.escape(index["run_id"])
     page = (f"<html><head><meta charset='utf-8'><title>dcm_lab run {rid}</title></head>"
             f"<body style='font-family:sans-serif;max-width:1400px'><h1>dcm_lab run {rid}</h1>"
