@@ -453,8 +453,8 @@ def _resume(ck: Path, model, ema, opt, data, dcfg) -> tuple[int, list, list]:
     meta = checkpoint_record(ck)
     same_cfg = {"arch": "transformer", **meta["diffuser"]} == asdict(dcfg)   # configs before `arch` existed
     if meta["trained_on"]["ids"] != trained_ids(data) or not same_cfg:
-        raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it with the same "
-                              "data and config, or train into a new folder")
+        raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it "
+                              "with the same data and config, or train into a new folder")
     model.load_state_dict(_weights(ck, meta, "model")); ema.module.load_state_dict(_weights(ck, meta, "ema"))
     st = _state(ck, meta)
     opt.load_state_dict(st["opt"]); torch.set_rng_state(st["rng"])
@@ -480,14 +480,16 @@ def _train_step(model, opt, acc, data, dcfg, tcfg, step: int, bf16: bool) -> tup
     drop = torch.rand(len(i), device=dev) < dcfg.cond_dropout
     x0_prev = None
     if dcfg.self_cond and torch.rand(()) < 0.5:
-        with torch.no_grad(): x0_prev = to_x0_eps(dcfg.prediction, model(x_t, t, cond, mask, drop), x_t, t)[0].detach()
+        with torch.no_grad():
+            x0_prev = to_x0_eps(dcfg.prediction, model(x_t, t, cond, mask, drop), x_t, t)[0].detach()
     lr = tcfg.lr * min(1.0, (step + 1) / max(tcfg.warmup, 1))
     for g in opt.param_groups: g["lr"] = lr
     with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=bf16):
         out = model(x_t, t, cond, mask, drop, x0_prev)
     loss = ((out.float() - target_for(dcfg.prediction, x0, noise, t)) ** 2).mean((1, 2))
     loss = (loss * w).sum() / w.sum()
-    if not torch.isfinite(loss): raise FloatingPointError(f"Diffuser loss is {loss.item()} at step {step}: lower the lr or check the targets")
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"Diffuser loss is {loss.item()} at step {step}: lower the lr or check the targets")
     opt.zero_grad(set_to_none=True); acc.backward(loss)
     gn = acc.clip_grad_norm_(model.parameters(), tcfg.grad_clip if tcfg.grad_clip > 0 else float("inf"))
     opt.step()

@@ -218,7 +218,7 @@ def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, not
     return run_dir
 
 def _fmt(v) -> str:
-    if isinstance(v, list) and v and all(x is None for x in v): return "–"                # an interval not measurable
+    if isinstance(v, list) and v and all(x is None for x in v): return "–"     # an interval not measurable
     if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v): return f"[{v[0]:.2f}, {v[1]:.2f}]"
     if isinstance(v, float): return f"{v:.3g}"
     return "–" if v is None else str(v)
