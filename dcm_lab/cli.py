@@ -13,7 +13,8 @@ __all__ = ['build_parser', 'data_sources', 'main']
 # %% ../nbs/91_cli.ipynb #47a802bd
 class _Version(argparse.Action):
     "`--version`: the package version and the checkout's commit (computed only when asked)."
-    def __init__(self, option_strings, dest, **kw): super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
     def __call__(self, parser, ns, values, option_string=None):
         import dcm_lab
         from dcm_lab.core import git_commit
@@ -26,14 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute the phase notebooks with papermill into reports/<run-id>/")
     r.add_argument("--profile", default="quickstart", help="quickstart (every phase at toy size, about 11.5 min on 2 CPU cores from a fresh clone), study (the v1 study: 70_study, 1 h 53 min on 2 CPU cores from empty caches) or gpu (the pipeline and the study, scaled up for one GPU)")
-    r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable; wins over -f)")
+    r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a parameter (repeatable; wins over -f)")
     r.add_argument("-f", "--parameters-file", metavar="PARAMS.yaml",
-                   help="papermill-style YAML file of parameters (name: value), checked like -p; -p given too wins")
+                   help="papermill-style YAML file of parameters (name: value), checked like -p")
     r.add_argument("--only", nargs="*", help="run only these notebooks (e.g. 20_targets)")
     r.add_argument("--quiet", action="store_true",
                    help="no cell output in the terminal (it is always written to <run>/logs/<notebook>.log)")
-    c = sub.add_parser("compare", help="runs' summaries side by side → compare.html, their training curves overlaid → compare-…-curves.html")
-    c.add_argument("run_a"); c.add_argument("run_b"); c.add_argument("more", nargs="*", help="further runs whose curves join the overlay")
+    c = sub.add_parser("compare", help="runs' summaries side by side, training curves overlaid")
+    c.add_argument("run_a")
+    c.add_argument("run_b")
+    c.add_argument("more", nargs="*", help="further runs whose curves join the overlay")
     c.add_argument("--out", default=None)
     a = sub.add_parser("answer", help="a study run's answer (answer.json) as Markdown tables")
     a.add_argument("run")
@@ -49,7 +53,8 @@ def _err(cmd: str, msg) -> int:
 def _run(args) -> int:
     from dcm_lab.runs import run_pipeline, parse_overrides, read_params_file
     try:
-        params = {**(read_params_file(args.parameters_file) if args.parameters_file else {}), **parse_overrides(args.param)}
+        from_file = read_params_file(args.parameters_file) if args.parameters_file else {}
+        params = {**from_file, **parse_overrides(args.param)}
         if not args.quiet: logging.getLogger("papermill").setLevel(logging.INFO)
         run_dir = run_pipeline(args.profile, params, notebooks=args.only, echo=not args.quiet)
     except ValueError as e:                      # RunError and bad -p/-f: refused before anything ran
@@ -69,7 +74,7 @@ def _compare(args) -> int:
     return 0
 
 def data_sources() -> list[str]:
-    "Every name `dcm-lab data fetch` knows: the load_pairs datasets, the bigbench archive and the larsdoku puzzles."
+    "Every name `dcm-lab data fetch` knows: load_pairs' datasets, the bigbench archive, the larsdoku puzzles."
     from dcm_lab.data import DATASETS
     return list(DATASETS) + ["bigbench", "larsdoku"]
 
@@ -77,7 +82,8 @@ def _data(args) -> int:
     from dcm_lab.data import fetch, DataError
     if args.data_cmd == "list": print("\n".join(data_sources())); return 0
     if args.name not in data_sources():
-        return _err("data fetch", f"unknown source {args.name!r}; known: {', '.join(data_sources())} (or a .jsonl/.json path)")
+        known = ", ".join(data_sources())
+        return _err("data fetch", f"unknown source {args.name!r}; known: {known} (or a .jsonl/.json path)")
     try: print(fetch(args.name))
     except DataError as e: return _err("data fetch", str(e).splitlines()[0])
     return 0

@@ -89,8 +89,8 @@ def dpm_sample(denoise, kind: str, shape, steps: int = 20, generator: torch.Gene
 
 # %% ../nbs/30_diffusion.ipynb #e8c14c84
 def check_fields(cfg, ints: dict, reals: dict) -> None:
-    """Every numeric field of a config: type, finite, range. `ints`/`reals` map a field to (predicate, wanted range);
-    a `ValueError` names the config, the field, the value, what it takes and the default."""
+    """Every numeric field of a config: type, finite, range. `ints`/`reals` map a field to (predicate, wanted
+    range); a `ValueError` names the config, the field, the value, what it takes and the default."""
     owner, defaults = type(cfg).__name__, {f.name: f.default for f in dataclasses.fields(cfg)}
     for name, (ok, want) in {**ints, **reals}.items():
         v, whole = getattr(cfg, name), name in ints
@@ -113,16 +113,17 @@ class DiffuserConfig:
                                 #   on 18 continent targets x0 fit them (train EM 0.94) where v did not (EM 0; see the walkthrough)
     cond_dropout: float = 0.1   # probability of training with the null condition (enables guidance)
     self_cond: bool = False     # feed back the previous x0 estimate (LD4LG uses p = 0.5)
-    arch: str = "transformer"   # the network class, a key of `DIFFUSERS` (training and loading build it from there)
+    arch: str = "transformer"   # the network: a key of `DIFFUSERS`, which training and loading build
 
     def __post_init__(self):
         pos = (lambda v: v >= 1, "≥ 1")
-        check_fields(self, dict(K=pos, d=pos, cond_dim=pos, width=pos, depth=pos, heads=pos, max_cond_len=pos),
-                     dict(cond_dropout=(lambda v: 0 <= v < 1, "in [0, 1)")))
+        ints = dict(K=pos, d=pos, cond_dim=pos, width=pos, depth=pos, heads=pos, max_cond_len=pos)
+        check_fields(self, ints, dict(cond_dropout=(lambda v: 0 <= v < 1, "in [0, 1)")))
         if self.width % self.heads: raise ValueError(f"DiffuserConfig.width={self.width} must be a multiple of heads={self.heads}")
         if self.prediction not in ("eps", "x0", "v"):
             raise ValueError(f"DiffuserConfig.prediction must be eps, x0 or v, got {self.prediction!r}")
-        if not isinstance(self.self_cond, bool): raise ValueError(f"DiffuserConfig.self_cond must be True or False, got {self.self_cond!r}")
+        if not isinstance(self.self_cond, bool):
+            raise ValueError(f"DiffuserConfig.self_cond must be True or False, got {self.self_cond!r}")
         if not (isinstance(self.arch, str) and self.arch):
             raise ValueError(f"DiffuserConfig.arch must name an architecture of DIFFUSERS, got {self.arch!r}")
 
@@ -132,8 +133,8 @@ _CARD = """---
 
 # Diffuser (dcm_lab)
 
-A conditional diffusion model over the K content slots of a Dynamic Context Memory STM: question embeddings in,
-K × d content out, read by a frozen Generator as `[A_mode ; content]`.
+A conditional diffusion model over the K content slots of a Dynamic Context Memory STM: question embeddings
+in, K × d content out, read by a frozen Generator as `[A_mode ; content]`.
 
 - **Generator**: {{ generator }}
 - **Input encoder**: {{ encoder }}
@@ -147,8 +148,9 @@ Load: `from dcm_lab.diffusion import load_diffuser; net, norm = load_diffuser(fo
 
 class DiffuserBase(nn.Module, PyTorchModelHubMixin, library_name="dcm_lab", tags=["dcm_lab", "diffusion"],
                    model_card_template=_CARD):
-    """What every Diffuser architecture shares: its config (`.cfg`), the target normaliser as buffers (saved with the
-    weights), and the Hub form — `save_pretrained(dir)` writes model.safetensors, config.json and a model card."""
+    """What every Diffuser architecture shares: its config (`.cfg`), the target normaliser as buffers (saved
+    with the weights), and the Hub form — `save_pretrained(dir)` writes model.safetensors, config.json and a
+    model card."""
     def __init__(self, config: DiffuserConfig | dict):
         super().__init__()
         self.cfg = DiffuserConfig(**config) if isinstance(config, dict) else config
@@ -158,15 +160,17 @@ class DiffuserBase(nn.Module, PyTorchModelHubMixin, library_name="dcm_lab", tags
     def set_normalizer(self, norm) -> "DiffuserBase":
         "Store `norm` in the buffers (they travel with the weights); returns self."
         with torch.no_grad():
-            self.norm_mean.copy_(norm.mean.reshape(-1).to(self.norm_mean)); self.norm_scale.fill_(float(norm.scale))
+            self.norm_mean.copy_(norm.mean.reshape(-1).to(self.norm_mean))
+            self.norm_scale.fill_(float(norm.scale))
         return self
 
     @property
-    def normalizer(self): return Normalizer(self.norm_mean.detach().float().cpu().clone(), float(self.norm_scale))
+    def normalizer(self):
+        return Normalizer(self.norm_mean.detach().float().cpu().clone(), float(self.norm_scale))
 
-    def generate_model_card(self, generator="unknown", encoder="the Generator's token embeddings (dcm_lab.encoder)",
+    def generate_model_card(self, generator="unknown", encoder="the Generator's token embeddings",
                             data="unknown", split="unknown", **kw) -> ModelCard:
-        "The model card README.md: names the Generator, the encoder, the data and the split it was trained on."
+        "The model card README.md: the Generator, the encoder, the data and the split it was trained on."
         return super().generate_model_card(generator=generator, encoder=encoder, data=data, split=split,
                                            arch=self.cfg.arch, config=json.dumps(asdict(self.cfg)), **kw)
 
@@ -246,13 +250,14 @@ class Diffuser(DiffuserBase):
         out = self.out(self.out_norm(h))                                                   # (B, K, d)
         return (out, atts) if return_attn else out
 
-DIFFUSERS: dict = {"transformer": Diffuser}   # DiffuserConfig.arch → class (a DiffuserBase); training and loading build from it
+DIFFUSERS: dict = {"transformer": Diffuser}   # DiffuserConfig.arch → class (a DiffuserBase)
 
 def build_diffuser(cfg: DiffuserConfig) -> DiffuserBase:
     "The network `cfg.arch` names, built from `cfg`: the one door training and loading go through."
     if cfg.arch not in DIFFUSERS:
-        raise ValueError(f"DiffuserConfig.arch={cfg.arch!r} is not in DIFFUSERS {sorted(DIFFUSERS)}: register the class "
-                         f"first (dcm_lab.diffusion.DIFFUSERS[{cfg.arch!r}] = MyDiffuser, a DiffuserBase subclass)")
+        raise ValueError(f"DiffuserConfig.arch={cfg.arch!r} is not in DIFFUSERS {sorted(DIFFUSERS)}: "
+                         f"register the class first (dcm_lab.diffusion.DIFFUSERS[{cfg.arch!r}] = MyDiffuser, "
+                         "a DiffuserBase subclass)")
     return DIFFUSERS[cfg.arch](cfg)
 
 # %% ../nbs/30_diffusion.ipynb #9104f4eb
@@ -295,16 +300,16 @@ def diffusion_data(gen, targets, norm: Normalizer, rows: list[int] | None = None
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 2000          # optimiser steps
-    batch_size: int = 64       # rows per step per process: N processes draw N × batch_size rows a step (the effective batch)
+    batch_size: int = 64       # rows per step per process; N processes: N × batch_size a step (effective)
     lr: float = 3e-4           # AdamW learning rate
     weight_decay: float = 0.01 # AdamW decoupled weight decay
     warmup: int = 100          # linear warmup steps
     ema_decay: float = 0.999   # EMA of weights used for sampling
     ckpt_every: int = 500      # steps between checkpoints (0: only at the end)
     seed: int = 0              # weights, batches and noise
-    precision: str = "auto"    # auto: bf16 autocast on CUDA, fp32 elsewhere | bf16 (CPU too: the GPU path, tested here) | no;
+    precision: str = "auto"    # auto: bf16 autocast on CUDA, fp32 elsewhere | bf16 (CPU too) | no;
                                #   what ran is recorded in the checkpoint (`mixed_precision`)
-    grad_clip: float = 1.0     # max global gradient norm (0: none); the norm before clipping is logged every step
+    grad_clip: float = 1.0     # max global gradient norm (0: none); the norm before clipping is logged
     track: bool = True         # TensorBoard events (loss, lr, grad norm per step) in <ckpt_dir>/tensorboard
 
     def __post_init__(self):
@@ -312,25 +317,27 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.precision must be auto, bf16 or no, got {self.precision!r}")
         pos, nonneg = (lambda v: v >= 1, "≥ 1"), (lambda v: v >= 0, "≥ 0")
         check_fields(self, dict(steps=pos, batch_size=pos, warmup=nonneg, ckpt_every=nonneg, seed=nonneg),
-                     dict(lr=(lambda v: v > 0, "> 0"), weight_decay=nonneg, ema_decay=(lambda v: 0 <= v < 1, "in [0, 1)"),
-                          grad_clip=nonneg))
-        if not isinstance(self.track, bool): raise ValueError(f"TrainConfig.track must be True or False, got {self.track!r}")
+                     dict(lr=(lambda v: v > 0, "> 0"), weight_decay=nonneg, grad_clip=nonneg,
+                          ema_decay=(lambda v: 0 <= v < 1, "in [0, 1)")))
+        if not isinstance(self.track, bool):
+            raise ValueError(f"TrainConfig.track must be True or False, got {self.track!r}")
 
 def check_data(data: DiffusionData, dcfg: DiffuserConfig) -> None:
-    "Refuse, before any step, training data whose shapes the config cannot read; the message says which config to build."
+    "Refuse, before any step, data whose shapes the config cannot read, saying which config to build."
     N, K, d = data.x0.shape
     if (K, d) != (dcfg.K, dcfg.d):
-        raise ValueError(f"the targets are (K, d) = ({K}, {d}) but DiffuserConfig has K={dcfg.K}, d={dcfg.d}: build the "
-                         f"config from the targets, DiffuserConfig(K={K}, d={d}, …)")
+        raise ValueError(f"the targets are (K, d) = ({K}, {d}) but DiffuserConfig has K={dcfg.K}, "
+                         f"d={dcfg.d}: build the config from the targets, DiffuserConfig(K={K}, d={d}, …)")
     if data.cond.shape[-1] != dcfg.cond_dim:
-        raise ValueError(f"the conditions have {data.cond.shape[-1]} features but DiffuserConfig.cond_dim={dcfg.cond_dim}: "
-                         f"pass cond_dim={data.cond.shape[-1]} (the encoder's output size)")
+        raise ValueError(f"the conditions have {data.cond.shape[-1]} features but DiffuserConfig.cond_dim="
+                         f"{dcfg.cond_dim}: pass cond_dim={data.cond.shape[-1]} (the encoder's output size)")
     if data.cond.shape[1] > dcfg.max_cond_len:
-        raise ValueError(f"conditions of {data.cond.shape[1]} tokens exceed DiffuserConfig.max_cond_len={dcfg.max_cond_len}: "
-                         f"raise it to ≥ {data.cond.shape[1]}")
+        raise ValueError(f"conditions of {data.cond.shape[1]} tokens exceed DiffuserConfig.max_cond_len="
+                         f"{dcfg.max_cond_len}: raise it to ≥ {data.cond.shape[1]}")
     if not (len(data.cond) == len(data.mask) == len(data.weight) == len(data.ids) == N) or N == 0:
-        raise ValueError(f"DiffusionData rows disagree or are empty: x0 {N}, cond {len(data.cond)}, mask {len(data.mask)}, "
-                         f"weight {len(data.weight)}, ids {len(data.ids)}; build it with diffusion_data(…)")
+        raise ValueError(f"DiffusionData rows disagree or are empty: x0 {N}, cond {len(data.cond)}, mask "
+                         f"{len(data.mask)}, weight {len(data.weight)}, ids {len(data.ids)}; build it with "
+                         "diffusion_data(…)")
 
 def _ema(model, decay):
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -359,12 +366,13 @@ def trained_ids(data: DiffusionData) -> list:
     "The items a Diffuser trains on, once each, in order (deep-supervision snapshots repeat their item's id)."
     return list(dict.fromkeys(data.ids))
 
-def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: Normalizer, dcfg, tcfg, data: DiffusionData,
-                    run: dict | None = None):
-    """Write one checkpoint as a set: step-named weight and state files, then `config.json` — the commit marker that names
-    them with their sha256, the items trained on, the EMA weights' `denoise_eval` and `run` (how it ran: precision,
-    processes, effective batch, every rank's last loss) — then remove older sets. A write killed half-way leaves the
-    previous set in force. The weights carry the normaliser (buffers); the state file holds tensors and numbers only."""
+def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: Normalizer, dcfg, tcfg,
+                    data: DiffusionData, run: dict | None = None):
+    """Write one checkpoint as a set: step-named weight and state files, then `config.json` — the commit
+    marker that names them with their sha256, the items trained on, the EMA weights' `denoise_eval` and `run`
+    (how it ran: precision, processes, effective batch, every rank's last loss) — then remove older sets. A
+    write killed half-way leaves the previous set in force. The weights carry the normaliser (buffers); the
+    state file holds tensors and numbers only."""
     path = Path(path); path.mkdir(parents=True, exist_ok=True); run = run or {}
     files = {"model": f"model-{step:07d}.safetensors", "ema": f"ema-{step:07d}.safetensors", "state": f"state-{step:07d}.pt"}
     atomic_save_tensors(path/files["model"], model.state_dict()); atomic_save_tensors(path/files["ema"], ema.module.state_dict())
@@ -379,7 +387,8 @@ def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: 
                                                trained_on=dict(rows=len(data.x0), items=len(ids), ids=ids),
                                                last_loss=losses[-1] if losses else None, ema_denoise_eval=denoise_eval(ema.module, data),
                                                run=rec, **run_record()))
-    for f in path.iterdir():                                  # older sets (and the unnamed files of earlier versions)
+    # older sets (and the unnamed files of earlier versions)
+    for f in path.iterdir():
         if f.suffix in (".safetensors", ".pt") and f.name not in files.values(): f.unlink()
 
 def checkpoint_record(path: Path) -> dict:
@@ -395,25 +404,30 @@ def checkpoint_record(path: Path) -> dict:
     return meta
 
 def _state(path: Path, meta: dict) -> dict:
-    "A checkpoint's optimiser/RNG state: tensors, numbers and lists only, so it loads with `weights_only=True`."
+    "A checkpoint's optimiser/RNG state: tensors, numbers and lists only (it loads with `weights_only=True`)."
     return torch.load(Path(path)/meta["files"]["state"], weights_only=True)
 
 def _weights(path: Path, meta: dict, which: str) -> dict:
-    "A checkpoint's weights; sets written before the normaliser joined the weights get it from their state file."
+    "A checkpoint's weights; sets older than the normaliser buffers get it from their state file."
     sd = load_file(str(Path(path)/meta["files"][which]))
     if "norm_mean" not in sd:
-        st = _state(path, meta); sd["norm_mean"], sd["norm_scale"] = st["norm_mean"].float(), torch.tensor(float(st["norm_scale"]))
+        st = _state(path, meta)
+        sd["norm_mean"], sd["norm_scale"] = st["norm_mean"].float(), torch.tensor(float(st["norm_scale"]))
     return sd
 
 def load_diffuser(path: Path, ema: bool = True, device="cpu") -> tuple[DiffuserBase, Normalizer]:
-    """A trained Diffuser and its target normaliser from a verified checkpoint (EMA weights by default) or from a Hub-form
-    folder (`save_pretrained`, `export_pretrained`); the architecture is `DiffuserConfig.arch`, built from `DIFFUSERS`."""
+    """A trained Diffuser and its target normaliser from a verified checkpoint (EMA weights by default) or
+    from a Hub-form folder (`save_pretrained`, `export_pretrained`); the architecture is
+    `DiffuserConfig.arch`, built from `DIFFUSERS`."""
     path = Path(path)
-    if not (path/"config.json").exists(): raise CheckpointError(f"no Diffuser at {path} (config.json missing)")
+    if not (path/"config.json").exists():
+        raise CheckpointError(f"no Diffuser at {path} (config.json missing)")
     meta = read_json(path/"config.json")
-    if "files" not in meta and "K" in meta:                                   # the Hub form: config.json is the config
+    # the Hub form: config.json is the config
+    if "files" not in meta and "K" in meta:
         cfg = DiffuserConfig(**{k: v for k, v in meta.items() if k in DiffuserConfig.__dataclass_fields__})
-        build_diffuser(cfg)                                                   # an unregistered arch: refused here, named
+        # an unregistered arch: refused here, named
+        build_diffuser(cfg)
         net = DIFFUSERS[cfg.arch].from_pretrained(str(path), config=cfg, strict=True)
         return net.to(device).eval(), net.normalizer
     meta = checkpoint_record(path)
@@ -421,23 +435,26 @@ def load_diffuser(path: Path, ema: bool = True, device="cpu") -> tuple[DiffuserB
     net.load_state_dict(_weights(path, meta, "ema" if ema else "model"))
     return net.to(device).eval(), net.normalizer
 
-def export_pretrained(ckpt_dir: Path, out_dir: Path, generator: str = "unknown", data: str = "unknown", split: str = "",
-                      encoder: str = "the Generator's token embeddings (dcm_lab.encoder.input_embeddings)") -> Path:
-    """A checkpoint's EMA Diffuser in the Hub's form (`save_pretrained`): model.safetensors (normaliser included),
-    config.json and a README.md model card naming the Generator, encoder, data and split; `load_diffuser` reads it."""
+def export_pretrained(ckpt_dir: Path, out_dir: Path, generator: str = "unknown", data: str = "unknown",
+                      split: str = "", encoder: str = "the Generator's token embeddings (input_embeddings)"):
+    """A checkpoint's EMA Diffuser in the Hub's form (`save_pretrained`): model.safetensors (normaliser
+    included), config.json and a README.md model card naming the Generator, encoder, data and split;
+    `load_diffuser` reads it. Returns the folder."""
     meta = checkpoint_record(ckpt_dir)
     net, _ = load_diffuser(ckpt_dir)
     n = meta["trained_on"]["items"]
     split = split or f"trained on {n} items (ids in {Path(ckpt_dir)/'config.json'}), step {meta['step']}"
-    net.save_pretrained(out_dir, model_card_kwargs=dict(generator=generator, encoder=encoder, data=data, split=split))
+    card = dict(generator=generator, encoder=encoder, data=data, split=split)
+    net.save_pretrained(out_dir, model_card_kwargs=card)
     return Path(out_dir)
 
 def _resume(ck: Path, model, ema, opt, data, dcfg) -> tuple[int, list, list]:
-    "Load a checkpoint's weights, optimiser and RNG (CPU and CUDA) into the fresh objects → (step, losses, rank_losses)."
+    "A checkpoint's weights, optimiser and RNG (CPU, CUDA) into fresh objects → (step, losses, rank_losses)."
     meta = checkpoint_record(ck)
-    if meta["trained_on"]["ids"] != trained_ids(data) or {"arch": "transformer", **meta["diffuser"]} != asdict(dcfg):
-        raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it with the same "
-                              "data and config, or train into a new folder")
+    same_cfg = {"arch": "transformer", **meta["diffuser"]} == asdict(dcfg)   # configs before `arch` existed
+    if meta["trained_on"]["ids"] != trained_ids(data) or not same_cfg:
+        raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it "
+                              "with the same data and config, or train into a new folder")
     model.load_state_dict(_weights(ck, meta, "model")); ema.module.load_state_dict(_weights(ck, meta, "ema"))
     st = _state(ck, meta)
     opt.load_state_dict(st["opt"]); torch.set_rng_state(st["rng"])
@@ -446,7 +463,7 @@ def _resume(ck: Path, model, ema, opt, data, dcfg) -> tuple[int, list, list]:
     return st["step"], list(st["losses"]), list(st.get("rank_losses", []))
 
 def _accelerator(ckpt_dir, track: bool):
-    "Accelerate for this training: CPU when no GPU; TensorBoard events under <ckpt_dir>/tensorboard when tracking."
+    "Accelerate for training: CPU when no GPU; TensorBoard events in <ckpt_dir>/tensorboard when tracking."
     from accelerate import Accelerator
     log = bool(ckpt_dir) and track
     acc = Accelerator(cpu=not torch.cuda.is_available(), log_with="tensorboard" if log else None,
@@ -463,27 +480,31 @@ def _train_step(model, opt, acc, data, dcfg, tcfg, step: int, bf16: bool) -> tup
     drop = torch.rand(len(i), device=dev) < dcfg.cond_dropout
     x0_prev = None
     if dcfg.self_cond and torch.rand(()) < 0.5:
-        with torch.no_grad(): x0_prev = to_x0_eps(dcfg.prediction, model(x_t, t, cond, mask, drop), x_t, t)[0].detach()
+        with torch.no_grad():
+            x0_prev = to_x0_eps(dcfg.prediction, model(x_t, t, cond, mask, drop), x_t, t)[0].detach()
     lr = tcfg.lr * min(1.0, (step + 1) / max(tcfg.warmup, 1))
     for g in opt.param_groups: g["lr"] = lr
     with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=bf16):
         out = model(x_t, t, cond, mask, drop, x0_prev)
     loss = ((out.float() - target_for(dcfg.prediction, x0, noise, t)) ** 2).mean((1, 2))
     loss = (loss * w).sum() / w.sum()
-    if not torch.isfinite(loss): raise FloatingPointError(f"Diffuser loss is {loss.item()} at step {step}: lower the lr or check the targets")
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"Diffuser loss is {loss.item()} at step {step}: lower the lr or check the targets")
     opt.zero_grad(set_to_none=True); acc.backward(loss)
     gn = acc.clip_grad_norm_(model.parameters(), tcfg.grad_clip if tcfg.grad_clip > 0 else float("inf"))
     opt.step()
-    ranks = acc.gather(loss.detach().float().reshape(1))                                     # (num_processes,)
+    # (num_processes,)
+    ranks = acc.gather(loss.detach().float().reshape(1))
     return loss.item(), ranks.cpu(), float(gn), lr
 
 def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig, norm: Normalizer, ckpt_dir=None,
                    progress: bool = True, stop_at: int | None = None):
-    """Train (or resume from `ckpt_dir`) and return (model, ema_model, losses): this process's loss per step. Under
-    `accelerate launch` with N processes each draws its own `tcfg.batch_size` rows, so a step sees N × batch_size rows
-    (the effective batch, recorded); every rank's loss is gathered each step into the checkpoint (`rank_losses`) and
-    their mean is what TensorBoard shows. Mixed precision is `tcfg.precision`, resolved and recorded; gradients are
-    clipped at `tcfg.grad_clip`. The normaliser travels in the weights. `stop_at` ends early (tests: a kill)."""
+    """Train (or resume from `ckpt_dir`) and return (model, ema_model, losses): this process's loss per step.
+    Under `accelerate launch` with N processes each draws its own `tcfg.batch_size` rows, so a step sees
+    N × batch_size rows (the effective batch, recorded); every rank's loss is gathered each step into the
+    checkpoint (`rank_losses`) and their mean is what TensorBoard shows. Mixed precision is `tcfg.precision`,
+    resolved and recorded; gradients are clipped at `tcfg.grad_clip`. The normaliser travels in the weights.
+    `stop_at` ends early (tests: a kill)."""
     check_data(data, dcfg)
     bf16 = (torch.cuda.is_available() if tcfg.precision == "auto" else tcfg.precision == "bf16")
     # autocast is ours, not Accelerator(mixed_precision=…): Accelerate's state is one per process and cannot change between calls
@@ -492,30 +513,36 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
     model = build_diffuser(dcfg).set_normalizer(norm)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     ema, start, losses, rank_losses = _ema(model, tcfg.ema_decay), 0, [], []
-    saved = None                # the step whose set is on disk: never rewritten (a torn rewrite would void a finished run)
+    # the step whose set is on disk: never rewritten (a torn rewrite would void a finished run)
+    saved = None
     if ckpt_dir and (Path(ckpt_dir)/"config.json").exists():
         start, losses, rank_losses = _resume(Path(ckpt_dir), model, ema, opt, data, dcfg); saved = start
-    if acc.num_processes > 1:   # each process draws its own batches and noise (DDP averages their gradients); weights start equal
+    # each process draws its own batches and noise (DDP averages their gradients); weights start equal
+    if acc.num_processes > 1:
         from dcm_lab.core import stable_seed
         torch.manual_seed(stable_seed(tcfg.seed, acc.process_index, start) % 2**63)
     model, opt = acc.prepare(model, opt); ema.to(acc.device)
-    run = dict(mixed_precision="bf16" if bf16 else "no", num_processes=acc.num_processes, batch_size=tcfg.batch_size,
-               effective_batch=acc.num_processes * tcfg.batch_size, grad_clip=tcfg.grad_clip, rank_losses=rank_losses)
-    save = lambda s: save_checkpoint(ckpt_dir, acc.unwrap_model(model), ema, opt, s, losses, norm, dcfg, tcfg, data,
-                                     {**run, "last_rank_losses": rank_losses[-1] if rank_losses else None})
+    run = dict(mixed_precision="bf16" if bf16 else "no", num_processes=acc.num_processes,
+               batch_size=tcfg.batch_size, effective_batch=acc.num_processes * tcfg.batch_size,
+               grad_clip=tcfg.grad_clip, rank_losses=rank_losses)
+    last = lambda: {**run, "last_rank_losses": rank_losses[-1] if rank_losses else None}
+    save = lambda s: save_checkpoint(ckpt_dir, acc.unwrap_model(model), ema, opt, s, losses, norm, dcfg, tcfg,
+                                     data, last())
     for step in tqdm(range(start, tcfg.steps), initial=start, total=tcfg.steps, disable=not progress, desc="diffuser", leave=False):
         if stop_at is not None and step >= stop_at: break
         loss, ranks, gn, lr = _train_step(model, opt, acc, data, dcfg, tcfg, step, bf16)
         ema.update_parameters(acc.unwrap_model(model))
         losses.append(loss); rank_losses.append(ranks.tolist())
-        acc.log(dict(loss=float(ranks.mean()), lr=lr, grad_norm=gn), step=step + 1)     # main process only; no-op untracked
+        # main process only; no-op untracked
+        acc.log(dict(loss=float(ranks.mean()), lr=lr, grad_norm=gn), step=step + 1)
         if ckpt_dir and tcfg.ckpt_every and (step + 1) % tcfg.ckpt_every == 0:
             if acc.is_main_process: save(step + 1)
             saved = step + 1
     if ckpt_dir and (stop_at is None or stop_at >= tcfg.steps) and saved != len(losses) and acc.is_main_process:
         save(len(losses))
     acc.wait_for_everyone()     # every process returns once the checkpoint (written by the main one) exists
-    for tr in acc.trackers: tr.finish()   # not end_training(): it would end the process group a launched script still uses
+    # not end_training(): it would end the process group a launched script still uses
+    for tr in acc.trackers: tr.finish()
     m = acc.unwrap_model(model)
     return m.eval(), ema.module.eval(), losses
 

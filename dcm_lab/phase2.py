@@ -88,42 +88,49 @@ def load_phase2(gen, report_dir) -> dict | None:
 
 # %% ../nbs/35_phase2.ipynb #eco0main
 def _split_params(items: list[str], ap) -> tuple[dict, dict]:
-    "`-p KEY=VALUE` items → (DiffuserConfig fields, TrainConfig fields), values read as YAML; an unknown key is an error."
+    "`-p KEY=VALUE` items → (DiffuserConfig fields, TrainConfig fields), values as YAML; unknown keys out."
     dkw, tkw = {}, {}
     for s in items:
         k, sep, v = s.partition("=")
         if not sep or not (k in DiffuserConfig.__dataclass_fields__ or k in TrainConfig.__dataclass_fields__):
-            ap.error(f"-p {s!r}: expected KEY=VALUE with KEY a DiffuserConfig field ({', '.join(DiffuserConfig.__dataclass_fields__)})"
-                     f" or a TrainConfig field ({', '.join(TrainConfig.__dataclass_fields__)})")
+            dk = ", ".join(DiffuserConfig.__dataclass_fields__)
+            tk = ", ".join(TrainConfig.__dataclass_fields__)
+            ap.error(f"-p {s!r}: expected KEY=VALUE with KEY a DiffuserConfig field ({dk}) or a TrainConfig "
+                     f"field ({tk})")
         (dkw if k in DiffuserConfig.__dataclass_fields__ else tkw)[k] = yaml.safe_load(v)
     return dkw, tkw
 
 def diffuser_main(argv: list[str] | None = None) -> Path:
-    """Diffuser training as a command, for one process (`python scripts/train_diffuser.py …`) or many (`accelerate
-    launch … scripts/train_diffuser.py …`): trains on a target store's items (the seeded `split_rows` train side;
-    questions from the store's records, conditions from the Generator's embeddings) into one checkpoint at `--out`
-    (resumed when it exists). Each of N processes draws `batch_size` rows a step: the effective batch is N × batch_size,
-    printed and recorded. Returns the checkpoint folder."""
+    """Diffuser training as a command, for one process (`python scripts/train_diffuser.py …`) or many
+    (`accelerate launch … scripts/train_diffuser.py …`): trains on a target store's items (the seeded
+    `split_rows` train side; questions from the store's records, conditions from the Generator's embeddings)
+    into one checkpoint at `--out` (resumed when it exists). Each of N processes draws `batch_size` rows a
+    step: the effective batch is N × batch_size, printed and recorded. Returns the checkpoint folder."""
     from accelerate import PartialState
     from dcm_lab.generator import load_generator
     from dcm_lab.targets import load_targets
-    ap = argparse.ArgumentParser(prog="train_diffuser", description="a Diffuser on a target store, across the processes `accelerate launch` starts")
-    ap.add_argument("--targets", required=True, help="a target store folder (Phase 1a: 20_targets or scripts/phase1a.py)")
+    ap = argparse.ArgumentParser(prog="train_diffuser",
+                                 description="a Diffuser on a target store, in 1 or N processes")
+    ap.add_argument("--targets", required=True, help="a target store (20_targets, scripts/phase1a.py)")
     ap.add_argument("--out", required=True, help="the checkpoint folder (resumed when it exists)")
-    ap.add_argument("--generator", default="smollm2", help="the Generator the store was made with: 'smollm2', 'tiny', a hub id or folder")
-    ap.add_argument("--held-out", type=float, default=0.25, help="fraction of the store's items held out (split_rows, by id)")
+    ap.add_argument("--generator", default="smollm2",
+                    help="the Generator the store was made with: 'smollm2', 'tiny', a hub id or a folder")
+    ap.add_argument("--held-out", type=float, default=0.25, help="fraction held out (split_rows, by id)")
     ap.add_argument("--seed", type=int, default=0, help="split seed (training's seed is -p seed=…)")
     ap.add_argument("--snapshots", action="store_true", help="add the store's deep-supervision snapshots")
     ap.add_argument("--cpu", action="store_true", help="CPU processes (gloo) even where CUDA is present")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                    help="a DiffuserConfig or TrainConfig field, e.g. -p steps=2000 -p width=256 -p batch_size=64")
+                    help="a DiffuserConfig or TrainConfig field, e.g. -p steps=2000 -p width=256")
     a = ap.parse_args(argv)
     dkw, tkw = _split_params(a.param, ap)
-    tcfg = TrainConfig(**tkw)                                                  # refused here, before any process starts work
-    if not Path(a.targets, "meta.json").exists(): ap.error(f"--targets {a.targets}: no target store there (meta.json missing)")
+    # refused here, before any process starts work
+    tcfg = TrainConfig(**tkw)
+    if not Path(a.targets, "meta.json").exists():
+        ap.error(f"--targets {a.targets}: no target store there (meta.json missing)")
     state = PartialState(cpu=a.cpu)
-    with state.main_process_first(): gen = load_generator(a.generator, device=state.device)   # a first conversion happens once
+    # a first conversion happens once
+    with state.main_process_first(): gen = load_generator(a.generator, device=state.device)
     targets = load_targets(a.targets, gen)
     train, held = split_rows(targets.ids, a.held_out, a.seed)
     norm = Normalizer.fit(targets.best_content[train].float())
@@ -133,8 +140,9 @@ def diffuser_main(argv: list[str] | None = None) -> Path:
     train_diffuser(data, dcfg, tcfg, norm, ckpt_dir=a.out, progress=state.is_main_process and not a.quiet)
     if state.is_main_process:
         rec = checkpoint_record(a.out)
-        print(f"train_diffuser: {len(train)} items ({len(held)} held out) × {rec['step']} steps by {state.num_processes} "
-              f"process(es), effective batch {rec['run']['effective_batch']}, last loss {rec['last_loss']:.4f}, "
+        print(f"train_diffuser: {len(train)} items ({len(held)} held out) × {rec['step']} steps by "
+              f"{state.num_processes} process(es), effective batch {rec['run']['effective_batch']}, "
+              f"last loss {rec['last_loss']:.4f}, "
               f"{time.time() - t0:.1f}s → {a.out}", flush=True)
     return Path(a.out)
 

@@ -129,37 +129,46 @@ def _to_html(nb_file: Path) -> Path | None:
     except Exception: return None
 
 def read_params_file(path) -> dict:
-    "A papermill-style parameters file (`-f params.yaml`): a YAML mapping name → value; anything else is a `RunError`."
+    "A papermill-style parameters file (`-f params.yaml`): a YAML mapping name → value, else a `RunError`."
     p = Path(path)
-    if not p.is_file(): raise RunError(f"parameters file {p} does not exist: pass a YAML file of name: value lines")
-    try: d = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e: raise RunError(f"parameters file {p} is not valid YAML ({str(e).splitlines()[0]}): fix it") from None
+    if not p.is_file():
+        raise RunError(f"parameters file {p} does not exist: pass a YAML file of name: value lines")
+    try:
+        d = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise RunError(f"parameters file {p} is not valid YAML ({str(e).splitlines()[0]}): fix it") from None
     if d is None: return {}
     if not isinstance(d, dict) or not all(isinstance(k, str) for k in d):
-        raise RunError(f"parameters file {p} must be a mapping of parameter names to values (e.g. `K: 8`), got {type(d).__name__}")
+        raise RunError(f"parameters file {p} must be a mapping of parameter names to values (e.g. `K: 8`), "
+                       f"got {type(d).__name__}")
     return d
 
 def adopt_targets(overrides: dict) -> str | None:
-    """`targets_dir` given as an override: an existing target store this run uses instead of making one in its folder.
-    It must exist and hold meta.json (the store module verifies its contents on load); None when not given."""
+    """`targets_dir` given as an override: an existing target store this run uses instead of making one in its
+    folder. It must exist and hold meta.json (the store module verifies its contents on load); None when not
+    given."""
     t = overrides.get("targets_dir")
     if not t: return None
     p = Path(str(t)).expanduser()
     if not (p/"meta.json").is_file():
         why = "does not exist" if not p.exists() else "has no meta.json (not a target store)"
-        raise RunError(f"targets_dir={t}: {p} {why}. Point it at a store made by 20_targets or scripts/phase1a.py, or leave "
-                       "targets_dir out and the run makes its own in <run>/targets")
+        raise RunError(f"targets_dir={t}: {p} {why}. Point it at a store made by 20_targets or "
+                       "scripts/phase1a.py, or leave targets_dir out (the run then makes <run>/targets)")
     return str(p.resolve())
 
-def _execute(src: Path, dst: Path, params: dict, nbs_dir: Path, progress: bool, echo: bool, log: Path) -> None:
-    "One notebook through papermill: its cells' output written to `log` as it comes, and to the terminal when `echo`."
+def _execute(src: Path, dst: Path, params: dict, nbs_dir: Path, progress: bool, echo: bool, log: Path):
+    "One notebook through papermill: cell output to `log` as it comes, to the terminal with `echo`."
     pl = logging.getLogger("papermill")
     h = logging.StreamHandler(sys.stderr) if echo else None
-    if h: h.setFormatter(logging.Formatter(f"[{src.stem}] %(message)s")); pl.addHandler(h); pl.setLevel(logging.INFO)
+    if h:
+        h.setFormatter(logging.Formatter(f"[{src.stem}] %(message)s"))
+        pl.addHandler(h)
+        pl.setLevel(logging.INFO)
     try:
         with open(log, "w") as f:
-            pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(nbs_dir), kernel_name="python3",
-                                progress_bar=progress, log_output=echo, stdout_file=f, stderr_file=f)
+            pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(nbs_dir),
+                                kernel_name="python3", progress_bar=progress, log_output=echo,
+                                stdout_file=f, stderr_file=f)
     finally:
         if h: pl.removeHandler(h)
 
@@ -167,8 +176,9 @@ def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, not
                  nbs_dir: Path | None = None, out_root: Path | None = None, run_id: str | None = None,
                  progress: bool = True, echo: bool = False) -> Path:
     """Execute the profile's notebooks into `reports/<run-id>/` and write its index; returns the run folder.
-    Everything asked is checked first (`resolve_parameters`, `adopt_targets`): a mistake raises `RunError` and writes
-    nothing. Each notebook's cell output goes to `<run>/logs/<notebook>.log` as it runs, and to the terminal with `echo`."""
+    Everything asked is checked first (`resolve_parameters`, `adopt_targets`): a mistake raises `RunError` and
+    writes nothing. Each notebook's cell output goes to `<run>/logs/<notebook>.log` as it runs, and to the
+    terminal with `echo`."""
     nbs_dir = Path(nbs_dir) if nbs_dir else notebooks_dir()
     names = notebooks or [n for n in PROFILE_NOTEBOOKS.get(profile, PIPELINE) if (nbs_dir/f"{n}.ipynb").exists()]
     per_nb = resolve_parameters(profile, dict(overrides or {}), names, nbs_dir)
@@ -177,9 +187,11 @@ def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, not
     run_dir = Path(out_root or reports_dir())/run_id
     if run_dir.exists(): raise RunError(f"{run_dir} exists already: choose another run id (a run never overwrites another)")
     (run_dir/"figures").mkdir(parents=True); (run_dir/"logs").mkdir()
-    shared = {"report_dir": str(run_dir.resolve()), "targets_dir": adopted or str((run_dir/"targets").resolve())}
+    tdir = adopted or str((run_dir/"targets").resolve())
+    shared = {"report_dir": str(run_dir.resolve()), "targets_dir": tdir}
     params = {**PROFILES[profile], **(overrides or {}), **shared}
-    index = dict(run_id=run_id, profile=profile, status="running", adopted_targets=adopted, notebooks=[], **run_record(params))
+    index = dict(run_id=run_id, profile=profile, status="running", adopted_targets=adopted, notebooks=[],
+                 **run_record(params))
     for name in names:
         src, dst = nbs_dir/f"{name}.ipynb", run_dir/f"{name}.ipynb"
         declared = notebook_parameters(src)
@@ -198,12 +210,15 @@ def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, not
         entry["slowest_cells"] = slowest_cells(dst)
         print(f"[{run_id}] {name}: {entry['status']} in {entry['seconds']}s", flush=True)
     index["status"] = "ok" if all(e["status"] == "ok" for e in index["notebooks"]) else "failed"
-    if (run_dir/"answer.json").exists(): index["answer"] = json.loads((run_dir/"answer.json").read_text())   # the study's headline
-    index = {**{k: index[k] for k in ("run_id", "profile", "status")}, "results": key_numbers(run_dir), **index}
+    # the study's headline
+    if (run_dir/"answer.json").exists(): index["answer"] = json.loads((run_dir/"answer.json").read_text())
+    head = {k: index[k] for k in ("run_id", "profile", "status")}
+    index = {**head, "results": key_numbers(run_dir), **index}       # index.json opens with the results
     atomic_write_json(run_dir/"index.json", index); write_index_html(run_dir, index)
     return run_dir
 
 def _fmt(v) -> str:
+    if isinstance(v, list) and v and all(x is None for x in v): return "–"     # an interval not measurable
     if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v): return f"[{v[0]:.2f}, {v[1]:.2f}]"
     if isinstance(v, float): return f"{v:.3g}"
     return "–" if v is None else str(v)
@@ -240,11 +255,13 @@ def _table(rows: list[dict], columns: list[str]) -> dict:
     return dict(columns=cols, rows=[[r.get(c) for c in cols] for r in rows])
 
 def _phase1a_numbers(run_dir: Path) -> dict | None:
-    "Phase 1a: items, K, success (every segment exact) and greedy-exact rates, from 21_diagnostics or the store itself."
+    "Phase 1a: items, K, success (all segments exact), greedy-exact rate: from 21_diagnostics or the store."
     m, s = _read(run_dir, "manifests/phase1a.json"), _read(run_dir, "21_diagnostics-summary.json")
     if m is None and s is None: return None
     a, nums, src = (m or {}).get("artifacts", {}), {}, ["manifests/phase1a.json"] if m else []
-    if a: nums.update(items=len(a.get("ids", [])), K=(a.get("config") or {}).get("K"), generator=a.get("generator"))
+    if a:
+        nums.update(items=len(a.get("ids", [])), K=(a.get("config") or {}).get("K"))
+        nums.update(generator=a.get("generator"))
     sr = (s or {}).get("success")
     if sr is None and a.get("targets"):
         try:                    # 21_diagnostics did not run: the same rates, computed from the run's store
@@ -258,23 +275,25 @@ def _phase1a_numbers(run_dir: Path) -> dict | None:
     return dict(phase="Phase 1a: targets", source=src, numbers=nums)
 
 def _diffuser_numbers(run_dir: Path) -> dict | None:
-    "The Diffuser's held-out result (30_diffusion): EM with its interval beside c*, random content and the majority answer."
+    "The Diffuser's held-out result (30_diffusion): EM and interval beside c*, random, majority answer."
     s, m = _read(run_dir, "30_diffusion-summary.json"), _read(run_dir, "manifests/phase2.json")
     if s is None: return None
     rows = [r for r in s.get("results", []) if r.get("split") == "held-out"]
     a = (m or {}).get("artifacts", {})
-    nums = dict(train_items=len(a.get("train_ids", [])), held_out_items=len(a.get("held_ids", []))) if a else {}
+    nums = {}
+    if a: nums.update(train_items=len(a.get("train_ids", [])), held_out_items=len(a.get("held_ids", [])))
     d = next((r for r in rows if r.get("content") == "diffuser"), None)
     if d: nums.update(held_out_em=d.get("em"), held_out_em_ci=d.get("em_ci"))
-    return dict(phase="Phase 2: the Diffuser on held-out items", source=["30_diffusion-summary.json"], numbers=nums,
-                table=_table(rows, ["content", "em", "em_ci", "f1", "a_loss"]))
+    return dict(phase="Phase 2: the Diffuser on held-out items", source=["30_diffusion-summary.json"],
+                numbers=nums, table=_table(rows, ["content", "em", "em_ci", "f1", "a_loss"]))
 
 def _eval_numbers(run_dir: Path) -> dict | None:
     "The comparison (45_eval): every method's retained full-context EM beside the positions it feeds."
     s = _read(run_dir, "45_eval-summary.json")
     if not s or not s.get("interpolation"): return None
-    return dict(phase="Evaluation: every method on the held-out items", source=["45_eval-summary.json"], numbers={},
-                table=_table(s["interpolation"], ["method", "positions", "retained_em", "retained_em_ci", "em", "em_ci", "n"]))
+    cols = ["method", "positions", "retained_em", "retained_em_ci", "em", "em_ci", "n"]
+    return dict(phase="Evaluation: every method on the held-out items", source=["45_eval-summary.json"],
+                numbers={}, table=_table(s["interpolation"], cols))
 
 def key_numbers(run_dir: Path) -> list[dict]:
     "What a run found, phase by phase, read from its manifests and summaries (what the index opens with)."
@@ -283,45 +302,61 @@ def key_numbers(run_dir: Path) -> list[dict]:
 def _results_html(results: list[dict]) -> str:
     out = []
     for r in results:
-        nums = " · ".join(f"{html.escape(k.replace('_', ' '))} <b>{html.escape(_fmt(v))}</b>" for k, v in r["numbers"].items())
+        nums = " · ".join(f"{html.escape(k.replace('_', ' '))} <b>{html.escape(_fmt(v))}</b>"
+                          for k, v in r["numbers"].items())
         tab = ""
         if r.get("table") and r["table"]["rows"]:
             head = "".join(f"<th>{html.escape(c)}</th>" for c in r["table"]["columns"])
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in r["table"]["rows"])
-            tab = f"<table border=1 cellpadding=3 style='border-collapse:collapse'><tr>{head}</tr>{body}</table>"
+            cell = lambda v: f"<td>{html.escape(_fmt(v))}</td>"
+            body = "".join("<tr>" + "".join(map(cell, row)) + "</tr>" for row in r["table"]["rows"])
+            tab = f"<table border=1 cellpadding=3 style='border-collapse:collapse'><tr>{head}</tr>"
+            tab += f"{body}</table>"
         src = ", ".join(f"<a href='{html.escape(s)}'>{html.escape(s)}</a>" for s in r["source"])
         out.append(f"<h3>{html.escape(r['phase'])}</h3><p>{nums}</p>{tab}<p><small>from {src}</small></p>")
     return "".join(out) or "<p>No phase recorded results in this run (no manifests or summaries).</p>"
 
 def _figures_html(index: dict) -> str:
     figs = [(e["name"], f) for e in index["notebooks"] for f in e.get("figures", [])]
-    cells = "".join(f"<div><small>{html.escape(Path(f).stem)}</small><iframe src='{html.escape(f)}' loading='lazy' "
-                    "style='width:100%;height:380px;border:1px solid #ddd'></iframe></div>" for _, f in figs)
-    return f"<h2>Figures</h2><div style='display:grid;grid-template-columns:1fr 1fr;gap:8px'>{cells}</div>" if figs else ""
+    frame = "style='width:100%;height:480px;border:1px solid #ddd'"
+    cells = "".join(f"<div><small>{html.escape(Path(f).stem)}</small><iframe src='{html.escape(f)}' "
+                    f"loading='lazy' {frame}></iframe></div>" for _, f in figs)
+    grid = "style='display:grid;grid-template-columns:1fr 1fr;gap:8px'"
+    return f"<h2>Figures</h2><div {grid}>{cells}</div>" if figs else ""
 
 def write_index_html(run_dir: Path, index: dict) -> Path:
-    """A self-contained page that opens with what happened — the study's answer when the run has one, each phase's key
-    numbers (`key_numbers`) and its figures inline — then each notebook's status, time, parameters and log."""
+    """A self-contained page that opens with what happened — the study's answer when the run has one, each
+    phase's key numbers (`key_numbers`) and its figures inline — then each notebook's status, time, parameters
+    and log."""
     rows = []
     for e in index["notebooks"]:
         colour = {"ok": "#2a7", "failed": "#c33"}.get(e["status"], "#888")
         figs = " ".join(f"<a href='{html.escape(f)}'>{html.escape(Path(f).name)}</a>" for f in e.get("figures", []))
         nb = f"<a href='{html.escape(e['html'])}'>notebook</a>" if e.get("html") else ""
         nb += f" <a href='{html.escape(e['log'])}'>log</a>" if e.get("log") else ""
-        err = f"<pre>{html.escape(e['error'])}</pre>" if e.get("error") else ""
-        slow = "; ".join(f"{x['cell']} ({x['seconds']} s) <code>{html.escape(x['first_line'])}</code>" for x in e.get("slowest_cells", [])[:3])
+        err = f"<pre style='white-space:pre-wrap'>{html.escape(e['error'])}</pre>" if e.get("error") else ""
+        slow = "; ".join(f"{x['cell']} ({x['seconds']} s) <code>{html.escape(x['first_line'])}</code>"
+                         for x in e.get("slowest_cells", [])[:3])
         err += f"<small>slowest cells: {slow}</small>" if slow else ""
         rows.append(f"<tr><td>{html.escape(e['name'])}</td><td style='color:{colour}'><b>{e['status']}</b></td>"
-                    f"<td>{e.get('seconds', '')}</td><td><code>{html.escape(json.dumps(e['parameters']))}</code></td>"
+                    f"<td>{e.get('seconds', '')}</td><td style='word-break:break-all'>"
+                    f"<code>{html.escape(json.dumps(e['parameters']))}</code></td>"
                     f"<td>{nb} {figs}</td></tr><tr><td colspan=5>{err}</td></tr>")
-    adopted = f" · targets adopted from <code>{html.escape(index['adopted_targets'])}</code>" if index.get("adopted_targets") else ""
+    adopted = index.get("adopted_targets")
+    adopted = f" · targets adopted from <code>{html.escape(adopted)}</code>" if adopted else ""
     answer = answer_html(index["answer"]) if index.get("answer") else ""
-    page = (f"<html><head><meta charset='utf-8'><title>dcm_lab run {html.escape(index['run_id'])}</title></head>"
-            f"<body style='font-family:sans-serif;max-width:1400px'><h1>dcm_lab run {html.escape(index['run_id'])}</h1>"
-            f"<p>profile <b>{html.escape(index['profile'])}</b> · status <b>{index['status']}</b> · commit {index.get('commit')}"
-            f" · {index.get('time')}{adopted}</p><h2>What happened</h2>{answer}{_results_html(index.get('results', []))}"
+    failed = [e["name"] for e in index["notebooks"] if e["status"] == "failed"]
+    if failed:
+        note = f"<p style='color:#c33'><b>failed: {html.escape(', '.join(failed))}</b> (errors below)</p>"
+        answer = note + answer
+    rid = html.escape(index["run_id"])
+    page = (f"<html><head><meta charset='utf-8'><title>dcm_lab run {rid}</title></head>"
+            f"<body style='font-family:sans-serif;max-width:1400px'><h1>dcm_lab run {rid}</h1>"
+            f"<p>profile <b>{html.escape(index['profile'])}</b> · status <b>{index['status']}</b> · "
+            f"commit {index.get('commit')} · {index.get('time')}{adopted}</p>"
+            f"<h2>What happened</h2>{answer}{_results_html(index.get('results', []))}"
             f"{_figures_html(index)}<h2>Notebooks, parameters and timings</h2>"
-            "<table border=1 cellpadding=4 style='border-collapse:collapse'><tr><th>notebook</th><th>status</th><th>s</th>"
+            "<table border=1 cellpadding=4 style='border-collapse:collapse'>"
+            "<tr><th>notebook</th><th>status</th><th>s</th>"
             f"<th>parameters</th><th>outputs</th></tr>{''.join(rows)}</table></body></html>")
     return atomic_write_bytes(run_dir/"index.html", page.encode())
 
@@ -340,15 +375,17 @@ def _event_dirs(run: Path) -> list[Path]:
     return sorted({p.parent for p in Path(run).rglob("events.out.tfevents.*")})
 
 def check_runs(runs: list) -> list[Path]:
-    """The run folders to compare, each existing and holding something to compare (`*-summary.json` or TensorBoard
-    events); otherwise a `RunError` naming every folder that fails and why."""
+    """The run folders to compare, each existing and holding something to compare (`*-summary.json` or
+    TensorBoard events); otherwise a `RunError` naming every folder that fails and why."""
     runs = [Path(r) for r in runs]
     missing = [str(r) for r in runs if not r.is_dir()]
-    if missing: raise RunError(f"no run folder at {', '.join(missing)}: pass folders made by `dcm-lab run` (reports/<run-id>)")
+    if missing:
+        raise RunError(f"no run folder at {', '.join(missing)}: pass folders `dcm-lab run` made")
     empty = [str(r) for r in runs if not list(r.glob("*-summary.json")) and not _event_dirs(r)]
     if empty:
-        raise RunError(f"nothing to compare in {', '.join(empty)}: no *-summary.json and no TensorBoard events "
-                       "(a run whose notebooks failed or were not run with report_dir); run it with `dcm-lab run` first")
+        raise RunError(f"nothing to compare in {', '.join(empty)}: no *-summary.json and no TensorBoard "
+                       "events (a run whose notebooks failed, or ran without report_dir); run it with "
+                       "`dcm-lab run` first")
     return runs
 
 def run_curves(runs: list) -> "pd.DataFrame":
@@ -360,7 +397,9 @@ def run_curves(runs: list) -> "pd.DataFrame":
         for d in _event_dirs(r):
             ea = EventAccumulator(str(d)).Reload()
             for tag in ea.Tags()["scalars"]:
-                rows += [dict(run=r.name, source=str(d.relative_to(r)), tag=tag, step=e.step, value=e.value) for e in ea.Scalars(tag)]
+                src = str(d.relative_to(r))
+                rows += [dict(run=r.name, source=src, tag=tag, step=e.step, value=e.value)
+                         for e in ea.Scalars(tag)]
     return pd.DataFrame(rows, columns=["run", "source", "tag", "step", "value"])
 
 def curves_figure(curves: "pd.DataFrame"):
@@ -368,12 +407,14 @@ def curves_figure(curves: "pd.DataFrame"):
     import plotly.express as px
     fig = px.line(curves, x="step", y="value", color="run", line_dash="source", facet_row="tag",
                   height=260 * max(1, curves.tag.nunique()), title="Training curves, overlaid")
-    return fig.update_yaxes(matches=None, title=None).for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    fig.update_yaxes(matches=None, title=None)
+    return fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))   # "tag=loss" → "loss"
 
 def compare_runs(run_a, run_b, out=None, more: list | None = None) -> "pd.DataFrame":
-    """Numeric leaves of every `*-summary.json` in two run folders, side by side; with `out`, writes that table as HTML
-    and, when any of the runs (`run_a`, `run_b`, `more`) has TensorBoard curves, `<out>-curves.html` overlaying them.
-    Missing folders and folders with nothing to compare are refused (`check_runs`)."""
+    """Numeric leaves of every `*-summary.json` in two run folders, side by side; with `out`, writes that
+    table as HTML and, when any of the runs (`run_a`, `run_b`, `more`) has TensorBoard curves,
+    `<out>-curves.html` overlaying them. Missing folders and folders with nothing to compare are refused
+    (`check_runs`)."""
     import pandas as pd
     runs = check_runs([run_a, run_b, *(more or [])])
     a_dir, b_dir = runs[0], runs[1]
@@ -386,7 +427,10 @@ def compare_runs(run_a, run_b, out=None, more: list | None = None) -> "pd.DataFr
     df = pd.DataFrame(rows, columns=["file", "key", "a", "b", "diff"])
     if out:
         out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out, (f"<h1>{html.escape(a_dir.name)} vs {html.escape(b_dir.name)}</h1>" + df.to_html(index=False)).encode())
+        title = f"<h1>{html.escape(a_dir.name)} vs {html.escape(b_dir.name)}</h1>"
+        atomic_write_bytes(out, (title + df.to_html(index=False)).encode())
         curves = run_curves(runs)
-        if len(curves): curves_figure(curves).write_html(str(out.with_name(out.stem + "-curves.html")), include_plotlyjs=True)
+        if len(curves):
+            page = out.with_name(out.stem + "-curves.html")
+            curves_figure(curves).write_html(str(page), include_plotlyjs=True)
     return df
