@@ -275,7 +275,7 @@ def _phase1a_numbers(run_dir: Path) -> dict | None:
     return dict(phase="Phase 1a: targets", source=src, numbers=nums)
 
 def _diffuser_numbers(run_dir: Path) -> dict | None:
-    "The Diffuser's held-out result (30_diffusion): EM and interval beside c*, random, majority answer."
+    "The Diffuser's held-out result (30_diffusion): match and interval beside c*, random, majority answer."
     s, m = _read(run_dir, "30_diffusion-summary.json"), _read(run_dir, "manifests/phase2.json")
     if s is None: return None
     rows = [r for r in s.get("results", []) if r.get("split") == "held-out"]
@@ -283,15 +283,15 @@ def _diffuser_numbers(run_dir: Path) -> dict | None:
     nums = {}
     if a: nums.update(train_items=len(a.get("train_ids", [])), held_out_items=len(a.get("held_ids", [])))
     d = next((r for r in rows if r.get("content") == "diffuser"), None)
-    if d: nums.update(held_out_em=d.get("em"), held_out_em_ci=d.get("em_ci"))
+    if d: nums.update(held_out_match=d.get("match"), held_out_match_ci=d.get("match_ci"))
     return dict(phase="Phase 2: the Diffuser on held-out items", source=["30_diffusion-summary.json"],
-                numbers=nums, table=_table(rows, ["content", "em", "em_ci", "f1", "a_loss"]))
+                numbers=nums, table=_table(rows, ["content", "match", "match_ci", "em", "a_loss"]))
 
 def _eval_numbers(run_dir: Path) -> dict | None:
-    "The comparison (45_eval): every method's retained full-context EM beside the positions it feeds."
+    "The comparison (45_eval): every method's retained full-context match beside the positions it feeds (two blocks)."
     s = _read(run_dir, "45_eval-summary.json")
     if not s or not s.get("interpolation"): return None
-    cols = ["method", "positions", "retained_em", "retained_em_ci", "em", "em_ci", "n"]
+    cols = ["block", "method", "positions", "retained_match", "retained_match_ci", "match", "match_ci", "n"]
     return dict(phase="Evaluation: every method on the held-out items", source=["45_eval-summary.json"],
                 numbers={}, table=_table(s["interpolation"], cols))
 
