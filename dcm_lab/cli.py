@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action=_Version)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute the phase notebooks with papermill into reports/<run-id>/")
-    r.add_argument("--profile", default="quickstart", help="quickstart (every phase at toy size, about 11.5 min on 2 CPU cores from a fresh clone), study (the v1 study: 70_study, 1 h 53 min on 2 CPU cores from empty caches) or gpu (the pipeline and the study, scaled up for one GPU)")
+    r.add_argument("--profile", default="quickstart", help="quickstart (every phase at toy size, about 11.5 min on 2 CPU cores from a fresh clone), study (the v1 study: 70_study, over 2 h on 2 CPU cores from empty caches) or gpu (the pipeline and the study, scaled up for one GPU)")
     r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter (repeatable; wins over -f)")
     r.add_argument("-f", "--parameters-file", metavar="PARAMS.yaml",
