@@ -485,6 +485,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'dcm_lab.targets.stored_item': ('targets.html#stored_item', 'dcm_lab/targets.py'),
                                  'dcm_lab.targets.take_snapshots': ('targets.html#take_snapshots', 'dcm_lab/targets.py'),
                                  'dcm_lab.targets.targets_table': ('targets.html#targets_table', 'dcm_lab/targets.py'),
+                                 'dcm_lab.targets.tensorboard_steps': ('targets.html#tensorboard_steps', 'dcm_lab/targets.py'),
                                  'dcm_lab.targets.update_best': ('targets.html#update_best', 'dcm_lab/targets.py'),
                                  'dcm_lab.targets.with_paraphrases': ('targets.html#with_paraphrases', 'dcm_lab/targets.py')},
             'dcm_lab.tasks': { 'dcm_lab.tasks._box': ('tasks.html#_box', 'dcm_lab/tasks.py'),

@@ -16,15 +16,15 @@ from .generator import Generator, GeneratorError, packing_pays
 from .data import QAPair
 
 # %% auto #0
-__all__ = ['INITS', 'ANCHORED', 'FULL', 'GO_ON', 'CONVERGED', 'STOPPED', 'NAN_RESTART', 'NAN_FAILED', 'TargetConfig', 'Segment',
-           'Item', 'qa_item', 'embedding_stats', 'question_anchor', 'init_contents', 'check_warm', 'init_content',
-           'lr_at', 'SegmentTable', 'segment_table', 'segment_batch', 'Carry', 'new_carry', 'reset_rows', 'carry_rows',
-           'put_rows', 'adamw_rows', 'update_best', 'advance_horizon', 'take_snapshots', 'row_status', 'RowResult',
-           'TargetOptimizer', 'greedy_prefix', 'greedy_and_baseline', 'TargetStoreError', 'ShardCorrupt',
-           'MetaMismatch', 'shard_own', 'TargetStore', 'Targets', 'rebuild_meta', 'stored_item', 'check_items',
-           'generate_targets', 'changed_ids', 'default_targets_dir', 'load_targets', 'notebook_config',
-           'ensure_targets', 'phase1a_main', 'FilterConfig', 'quality_filter', 'paraphrase', 'with_paraphrases',
-           'targets_table']
+__all__ = ['INITS', 'ANCHORED', 'FULL', 'GO_ON', 'CONVERGED', 'STOPPED', 'NAN_RESTART', 'NAN_FAILED', 'HISTORY_COLUMNS',
+           'TargetConfig', 'Segment', 'Item', 'qa_item', 'embedding_stats', 'question_anchor', 'init_contents',
+           'check_warm', 'init_content', 'lr_at', 'SegmentTable', 'segment_table', 'segment_batch', 'Carry',
+           'new_carry', 'reset_rows', 'carry_rows', 'put_rows', 'adamw_rows', 'update_best', 'advance_horizon',
+           'take_snapshots', 'row_status', 'RowResult', 'TargetOptimizer', 'greedy_prefix', 'greedy_and_baseline',
+           'tensorboard_steps', 'TargetStoreError', 'ShardCorrupt', 'MetaMismatch', 'shard_own', 'TargetStore',
+           'Targets', 'rebuild_meta', 'stored_item', 'check_items', 'generate_targets', 'changed_ids',
+           'default_targets_dir', 'load_targets', 'notebook_config', 'ensure_targets', 'phase1a_main', 'FilterConfig',
+           'quality_filter', 'paraphrase', 'with_paraphrases', 'targets_table']
 
 # %% ../nbs/20_targets.ipynb #9fa6e7c6
 INITS = ("randn", "vocab", "mean", "question", "question_first", "warm")
@@ -614,6 +614,18 @@ import hashlib, os, re, warnings
 from safetensors.torch import save as _st_save
 from .core import atomic_write_bytes
 
+HISTORY_COLUMNS = ("active_rows", "mean_loss", "exact_rows", "rows_converged")   # one Phase 1a step's record
+
+def tensorboard_steps(folder: Path, hist: list, done: int = 0) -> int:
+    "Steps `done`… of a Phase 1a history as TensorBoard scalars `phase1a/<column>` in `folder`; → steps written so far."
+    from torch.utils.tensorboard import SummaryWriter          # tensorboard's import is slow: only when writing
+    if len(hist) <= done: return done
+    w = SummaryWriter(str(folder))
+    for step in range(done, len(hist)):
+        for tag, v in zip(HISTORY_COLUMNS, hist[step]): w.add_scalar(f"phase1a/{tag}", v, step)
+    w.close()
+    return len(hist)
+
 class TargetStoreError(ValueError): "A target store that cannot be used as asked; the message says why."
 class ShardCorrupt(TargetStoreError): "A shard whose files fail their own record (hash, shapes, JSON): set aside and redone on resume."
 class MetaMismatch(TargetStoreError): "meta.json disagrees with shards that verify: refused, nothing moved (`rebuild_meta`)."
@@ -798,7 +810,9 @@ class TargetStore:
 
     def history_writer(self, rank: int, n_items: int):
         """A function that saves this session's per-step history (`TargetOptimizer.history`) into
-        `history-r{rank}.json` beside the shards, one entry per session (a resume adds one), atomically."""
+        `history-r{rank}.json` beside the shards, one entry per session (a resume adds one), atomically, and
+        appends the steps not yet written as TensorBoard scalars `phase1a/<column>` in `tensorboard/r{rank}-s{session}`
+        (what `tensorboard --logdir` and `dcm-lab compare` read)."""
         f = self.path/f"history-r{rank:03d}.json"
         try: sessions = read_json(f) if f.exists() else []
         # an unreadable history is started afresh
@@ -807,8 +821,10 @@ class TargetStore:
         sessions.append(None)
         def save(hist: list):
             sessions[k] = dict(time=time.strftime("%Y-%m-%dT%H:%M:%S"), items=n_items,
-                               columns=["active_rows", "mean_loss", "exact_rows", "rows_converged"], steps=hist)
+                               columns=list(HISTORY_COLUMNS), steps=hist)
             atomic_write_json(f, [s for s in sessions if s is not None])
+            written[0] = tensorboard_steps(self.path/"tensorboard"/f"r{rank:03d}-s{k}", hist, written[0])
+        written = [0]
         return save
 
     def history(self) -> "pd.DataFrame":

@@ -46,3 +46,20 @@ def test_targets_as_a_dataset(tiny, tmp_path):
     import datasets, json
     back = datasets.load_from_disk(str(tmp_path/"ds"))
     assert json.loads(back.info.description)["generator"] == tiny.identity
+
+def test_history_as_tensorboard_events(tiny, tmp_path):
+    "Each session's steps as TensorBoard scalars (phase1a/<column>), each step once, what `dcm-lab compare` reads."
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from dcm_lab.runs import run_curves
+    st = tmp_path/"run"/"targets"
+    generate_targets(tiny, PAIRS, CFG, st, shard_size=1, progress=False, checkpoint_every=2)
+    h = TargetStore(st).history()
+    ea = EventAccumulator(str(st/"tensorboard"/"r000-s0")).Reload()
+    assert sorted(ea.Tags()["scalars"]) == sorted(f"phase1a/{c}" for c in ("active_rows", "mean_loss", "exact_rows",
+                                                                            "rows_converged"))
+    loss = ea.Scalars("phase1a/mean_loss")
+    # written at every checkpoint and at the end, yet each step once, equal to the JSON history
+    assert [e.step for e in loss] == h.step.tolist()
+    assert [e.value for e in loss] == pytest.approx(h.mean_loss.tolist(), rel=1e-6)
+    curves = run_curves([tmp_path/"run"])
+    assert set(curves.tag) >= {"phase1a/mean_loss"} and (curves.source == "targets/tensorboard/r000-s0").all()
