@@ -28,7 +28,9 @@ def ref(tiny, tmp_path_factory):
     generate_targets(tiny, PAIRS, CFG, path, shard_size=1, progress=False)
     return path, load_targets(path, tiny)
 
-def files(p: Path) -> dict: return {f.name: f.read_bytes() for f in sorted(p.iterdir()) if f.name != "meta.json"}
+def files(p: Path) -> dict:
+    "Every file under a store (TensorBoard's folder too) but meta.json, by relative path → bytes."
+    return {str(f.relative_to(p)): f.read_bytes() for f in sorted(p.rglob("*")) if f.is_file() and f.name != "meta.json"}
 
 def copy(src: Path, dst: Path) -> Path:
     import shutil
