@@ -171,6 +171,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'dcm_lab.evaluation._enc': ('eval.html#_enc', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation._find': ('eval.html#_find', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation._mean_cond': ('eval.html#_mean_cond', 'dcm_lab/evaluation.py'),
+                                    'dcm_lab.evaluation._method': ('eval.html#_method', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation._run_once': ('eval.html#_run_once', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation._stm_prefixes': ('eval.html#_stm_prefixes', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation._text_prefixes': ('eval.html#_text_prefixes', 'dcm_lab/evaluation.py'),

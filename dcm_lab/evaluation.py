@@ -187,13 +187,17 @@ def oracle_gold_distill(gen, pairs, cfg, **kw):
 def c_star(gen, pairs, cfg, c_star=None, **kw):
     return _stm_prefixes(gen, cfg, c_star)
 
-def method_prefixes(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> tuple[list, dict]:
-    "Per-example prefixes (P_i, d) of `cfg.method` and its notes; refuses a method whose needed inputs are missing."
+def _method(cfg: EvalConfig, kw: dict) -> Method:
+    "The registered method of `cfg`, refused when an input it needs is missing from `kw`."
     m = METHODS[cfg.method]
     if missing := [k for k in m.needs if kw.get(k) is None]:
         raise ValueError(f"method {cfg.method!r} needs {', '.join(f'{k}=' for k in missing)} "
                          "(c_star: the pairs' Phase 1a targets; diffuser/norm: a trained Diffuser; train: the training pairs)")
-    return m.fn(gen, pairs, cfg, **kw)
+    return m
+
+def method_prefixes(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> tuple[list, dict]:
+    "Per-example prefixes (P_i, d) of `cfg.method` and its notes; refuses a method whose needed inputs are missing."
+    return _method(cfg, kw).fn(gen, pairs, cfg, **kw)
 
 # %% ../nbs/45_eval.ipynb #ctl00002
 def _mean_cond(gen: Generator, texts: list[str]) -> torch.Tensor:
@@ -266,10 +270,7 @@ def _run_once(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> dict:
 
 def method_answers(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> list[str]:
     "The texts of a method that answers without the Generator (`Method.answers`), after checking what it needs."
-    m = METHODS[cfg.method]
-    if missing := [k for k in m.needs if kw.get(k) is None]:
-        raise ValueError(f"method {cfg.method!r} needs {', '.join(f'{k}=' for k in missing)}")
-    return m.fn(gen, pairs, cfg, **kw)
+    return _method(cfg, kw).fn(gen, pairs, cfg, **kw)
 
 def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1, label: str | None = None, **kw) -> dict:
     """Scores of one method over `pairs` (`method_result`'s shape), named `label` (default: the method). Every greedy
