@@ -4,11 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #47499da6
 from __future__ import annotations
-import os, sys, json, errno, random, socket, hashlib, weakref, tempfile, contextlib, dataclasses, datetime, subprocess
+import os, sys, io, json, errno, random, socket, hashlib, weakref, tempfile, contextlib, dataclasses, datetime
+import subprocess, importlib.util
 from pathlib import Path
 from typing import Any
 import numpy as np
 import torch
+import safetensors.torch
+import dcm_lab
 
 # %% auto #0
 __all__ = ['lab_root', 'data_dir', 'cache_dir', 'reports_dir', 'seed_everything', 'stable_seed', 'pick_device', 'default_dtype',
@@ -20,19 +23,22 @@ __all__ = ['lab_root', 'data_dir', 'cache_dir', 'reports_dir', 'seed_everything'
 def lab_root() -> Path:
     "The lab's home: `$DCM_LAB_HOME`, else the checkout holding this package, else the working directory."
     if os.environ.get("DCM_LAB_HOME"): return Path(os.environ["DCM_LAB_HOME"]).resolve()
-    import importlib.util
     here = Path(importlib.util.find_spec("dcm_lab").origin).resolve().parent.parent
     return here if (here/"pyproject.toml").exists() else Path.cwd()
 
 def data_dir() -> Path: return lab_root()/"data"
 def cache_dir() -> Path:
-    p = data_dir()/"cache"; p.mkdir(parents=True, exist_ok=True); return p
+    p = data_dir()/"cache"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
 def reports_dir() -> Path: return lab_root()/"reports"
 
 # %% ../nbs/00_core.ipynb #6cc4fe0a
 def seed_everything(seed: int) -> None:
     "Seed python, numpy and torch (all devices)."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 def stable_seed(*parts) -> int:
     "A 63-bit seed that depends only on `parts` (not on Python's hash randomisation)."
@@ -50,7 +56,8 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 # %% ../nbs/00_core.ipynb #48d4407b
 def index_groups(keys) -> dict:
-    "Indices grouped by key, keys in first-seen order, indices ascending within a group: [3, 5, 3] → {3: [0, 2], 5: [1]}."
+    """Indices grouped by key, keys in first-seen order, indices ascending within a group:
+    [3, 5, 3] → {3: [0, 2], 5: [1]}."""
     out = {}
     for i, k in enumerate(keys): out.setdefault(k, []).append(i)
     return out
@@ -63,9 +70,10 @@ def _write_all(f, data: bytes) -> None:
     os.fsync(f.fileno())
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write `data` to `path` atomically: the old file or the new one, never half of one. A full disk is an `OSError`
-    (ENOSPC) that names the file and says that nothing partial was left."""
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    """Write `data` to `path` atomically: the old file or the new one, never half of one. A full disk is an
+    `OSError` (ENOSPC) that names the file and says that nothing partial was left."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f: _write_all(f, data)
@@ -73,9 +81,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-            raise OSError(errno.ENOSPC, f"disk full while writing {path} ({len(data):,} bytes): it was not written (its "
-                          "previous version, if any, is untouched; the partial temporary file was removed). Free space "
-                          f"on the disk holding {path.parent} and run again: a resume continues from what was committed.") from e
+            raise OSError(errno.ENOSPC, f"disk full while writing {path} ({len(data):,} bytes): it was not "
+                          "written (its previous version, if any, is untouched; the partial temporary file "
+                          f"was removed). Free space on the disk holding {path.parent} and run again: a "
+                          "resume continues from what was committed.") from e
         raise
     return path
 
@@ -97,38 +106,44 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
 def read_json(path: str | Path): return json.loads(Path(path).read_text())
 
 def save_figure(fig, report_dir, name: str):
-    "A plotly figure as self-contained HTML in `<report_dir>/figures/<name>.html`, where the run index finds it; returns `fig`."
-    if report_dir: atomic_write_bytes(Path(report_dir, "figures", f"{name}.html"), fig.to_html(include_plotlyjs=True).encode())
+    """A plotly figure as self-contained HTML in `<report_dir>/figures/<name>.html`, where the run index finds
+    it; returns `fig`."""
+    if report_dir:
+        atomic_write_bytes(Path(report_dir, "figures", f"{name}.html"),
+                           fig.to_html(include_plotlyjs=True).encode())
     return fig
 
 def atomic_save_tensors(path: str | Path, tensors: dict) -> Path:
     "Write a safetensors file atomically (the store's shards, the Diffuser's weights)."
-    from safetensors.torch import save
-    return atomic_write_bytes(path, save({k: v.contiguous() for k, v in tensors.items()}))
+    return atomic_write_bytes(path, safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()}))
 
 def atomic_torch_save(path: str | Path, obj) -> Path:
     "`torch.save` atomically (optimiser state and RNG for resume)."
-    import io
-    buf = io.BytesIO(); torch.save(obj, buf)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
     return atomic_write_bytes(path, buf.getvalue())
 
 def nan_to_none(o):
-    "Replace non-finite floats by None, recursively: for report summaries, where 'not measurable' is a real outcome."
+    """Replace non-finite floats by None, recursively: for report summaries, where 'not measurable' is a real
+    outcome."""
     if isinstance(o, dict): return {k: nan_to_none(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)): return [nan_to_none(v) for v in o]
     if isinstance(o, (float, np.floating)): return float(o) if np.isfinite(o) else None
     return o
 
 # %% ../nbs/00_core.ipynb #2acf8573
-class LockedError(RuntimeError): "A folder another live process is writing; the message names it and says what to do."
+class LockedError(RuntimeError):
+    "A folder another live process is writing; the message names it and says what to do."
 
 def _proc_start(pid: int) -> str | None:
-    "The process's start time in clock ticks since boot (Linux), telling a reused pid from the original; None elsewhere."
+    """The process's start time in clock ticks since boot (Linux), telling a reused pid from the original;
+    None elsewhere."""
     try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError): return None
 
 def _holder_alive(h: dict) -> bool:
-    "Whether the lock's holder may still be running (always True for another host: it cannot be checked from here)."
+    """Whether the lock's holder may still be running (always True for another host: it cannot be checked from
+    here)."""
     if h.get("host") != socket.gethostname(): return True
     try: os.kill(int(h["pid"]), 0)
     except ProcessLookupError: return False
@@ -147,16 +162,23 @@ def _take_stale(f: Path, h: dict, what: str) -> bool:
     try: os.rename(f, aside)
     except FileNotFoundError: return False
     # another taker's fresh lock: put it back
-    if _read_lock(aside) != h: os.rename(aside, f); return False
+    if _read_lock(aside) != h:
+        os.rename(aside, f)
+        return False
     aside.unlink(missing_ok=True)
-    print(f"{what}: took over the lock of process {h.get('pid')} on {h.get('host')} (since {h.get('time')}), which no "
-          "longer runs: it was killed or crashed; its committed work is kept and the rest is redone.", flush=True)
+    print(f"{what}: took over the lock of process {h.get('pid')} on {h.get('host')} (since {h.get('time')}), "
+          "which no longer runs: it was killed or crashed; its committed work is kept and the rest is "
+          "redone.",
+          flush=True)
     return True
 
 @contextlib.contextmanager
 def folder_lock(folder, what: str | None = None):
-    "Hold `<folder>/lock` while writing `folder`; refuses (`LockedError`) while another live process holds it."
-    f = Path(folder)/"lock"; f.parent.mkdir(parents=True, exist_ok=True); what = what or str(folder)
+    """Hold `<folder>/lock` while writing `folder`; refuses (`LockedError`) while another live process holds
+    it."""
+    f = Path(folder)/"lock"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    what = what or str(folder)
     me = dict(pid=os.getpid(), host=socket.gethostname(), start=_proc_start(os.getpid()),
               time=datetime.datetime.now().isoformat(timespec="seconds"), command=" ".join(sys.argv)[:300])
     for _ in range(3):
@@ -164,9 +186,10 @@ def folder_lock(folder, what: str | None = None):
         except FileExistsError:
             h = _read_lock(f)
             if h is None or (h and not _holder_alive(h) and _take_stale(f, h, what)): continue
-            raise LockedError(f"{what} is being written by another process: {f} names pid {h.get('pid')} on host "
-                              f"{h.get('host')} since {h.get('time')} ({h.get('command', '?')!r}). Wait for it to finish "
-                              "(or stop it), then run again; if that process is gone, delete the lock file.") from None
+            raise LockedError(f"{what} is being written by another process: {f} names pid {h.get('pid')} "
+                              f"on host {h.get('host')} since {h.get('time')} ({h.get('command', '?')!r}). "
+                              "Wait for it to finish (or stop it), then run again; if that process is gone, "
+                              "delete the lock file.") from None
         with os.fdopen(fd, "w") as out: out.write(json.dumps(me))
         break
     else: raise LockedError(f"{what}: could not take {f} (other writers keep taking it): run again")
@@ -176,8 +199,10 @@ def folder_lock(folder, what: str | None = None):
 
 # %% ../nbs/00_core.ipynb #cbd6ee16
 def git_commit(root=None) -> str | None:
-    "The checkout's short commit, with `+dirty` when tracked files differ from it (the code that ran is not that commit); None outside git."
-    git = lambda *a: subprocess.run(["git", *a], cwd=root or lab_root(), capture_output=True, text=True, timeout=5).stdout.strip()
+    """The checkout's short commit, with `+dirty` when tracked files differ from it (the code that ran is not
+    that commit); None outside git."""
+    git = lambda *a: subprocess.run(["git", *a], cwd=root or lab_root(), capture_output=True, text=True,
+                                    timeout=5).stdout.strip()
     try: head = git("rev-parse", "--short", "HEAD")
     except Exception: return None
     if not head: return None
@@ -185,9 +210,9 @@ def git_commit(root=None) -> str | None:
     except Exception: return head
 
 def run_record(cfg=None, **extra) -> dict:
-    """Config (as a dict), versions, commit and time: saved beside every result; with `generators`, the `identity` (name,
-    dtype, weight hash, revision, source) of every Generator this process has loaded."""
-    import transformers, dcm_lab
+    """Config (as a dict), versions, commit and time: saved beside every result; with `generators`, the
+    `identity` (name, dtype, weight hash, revision, source) of every Generator this process has loaded."""
+    import transformers  # local: slow to import; core, data, metrics and the CLI load without it
     gens = [g.identity for g in list(_GENERATORS.values())]
     return dict(config=dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg,
                 dcm_lab=dcm_lab.__version__, torch=torch.__version__, transformers=transformers.__version__,
@@ -201,22 +226,29 @@ def register_generator(gen) -> None:
     _GENERATORS[id(gen)] = gen
 
 # %% ../nbs/00_core.ipynb #dcf11c8d
-class ManifestError(ValueError): "A phase's manifest that is missing or names artifacts that are gone; the message says what to run."
+class ManifestError(ValueError):
+    "A phase's manifest that is missing or names artifacts that are gone; the message says what to run."
 
 def write_manifest(report_dir, phase: str, **artifacts) -> Path | None:
-    "Record what `phase` made as `<report_dir>/manifests/<phase>.json` (atomically, with the run record); None outside a run."
+    """Record what `phase` made as `<report_dir>/manifests/<phase>.json` (atomically, with the run record);
+    None outside a run."""
     if not report_dir: return None
-    return atomic_write_json(Path(report_dir, "manifests", f"{phase}.json"), dict(phase=phase, artifacts=artifacts, **run_record()))
+    return atomic_write_json(Path(report_dir, "manifests", f"{phase}.json"),
+                             dict(phase=phase, artifacts=artifacts, **run_record()))
 
 def read_manifest(report_dir, phase: str, made_by: str, paths: tuple = ()) -> dict | None:
-    """The artifacts `phase` recorded in this run (None outside a run). Inside a run a missing manifest, or an artifact
-    path in `paths` that no longer exists, is a `ManifestError` naming the notebook `made_by` to run first."""
+    """The artifacts `phase` recorded in this run (None outside a run). Inside a run a missing manifest, or an
+    artifact path in `paths` that no longer exists, is a `ManifestError` naming the notebook `made_by` to run
+    first."""
     if not report_dir: return None
     f = Path(report_dir, "manifests", f"{phase}.json")
     if not f.exists():
-        raise ManifestError(f"{f} is missing: this run has no {phase} artifacts yet. Run {made_by} first in the same run "
-                            f"(e.g. `dcm-lab run --only {made_by} <this notebook>`), or open the notebook outside a run.")
+        raise ManifestError(f"{f} is missing: this run has no {phase} artifacts yet. Run {made_by} first in "
+                            f"the same run (e.g. `dcm-lab run --only {made_by} <this notebook>`), or open "
+                            "the notebook outside a run.")
     art = read_json(f)["artifacts"]
     gone = [k for k in paths if not Path(art[k]).exists()]
-    if gone: raise ManifestError(f"{f} names {', '.join(f'{k}={art[k]}' for k in gone)}, which no longer exist(s): run {made_by} again")
+    if gone:
+        raise ManifestError(f"{f} names {', '.join(f'{k}={art[k]}' for k in gone)}, which no longer "
+                            f"exist(s): run {made_by} again")
     return art
