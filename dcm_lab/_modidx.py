@@ -296,7 +296,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'dcm_lab.memory.STMEncoder.__init__': ('memory.html#stmencoder.__init__', 'dcm_lab/memory.py'),
                                 'dcm_lab.memory.STMEncoder.embed': ('memory.html#stmencoder.embed', 'dcm_lab/memory.py'),
                                 'dcm_lab.memory.STMEncoder.forward': ('memory.html#stmencoder.forward', 'dcm_lab/memory.py'),
-                                'dcm_lab.memory._faiss': ('memory.html#_faiss', 'dcm_lab/memory.py'),
                                 'dcm_lab.memory._ltm_files': ('memory.html#_ltm_files', 'dcm_lab/memory.py'),
                                 'dcm_lab.memory.contrastive_value': ('memory.html#contrastive_value', 'dcm_lab/memory.py'),
                                 'dcm_lab.memory.read_memory': ('memory.html#read_memory', 'dcm_lab/memory.py'),
