@@ -6,6 +6,7 @@
 from __future__ import annotations
 import argparse, json, logging, sys
 from pathlib import Path
+import dcm_lab
 
 # %% auto #0
 __all__ = ['build_parser', 'data_sources', 'main']
@@ -16,17 +17,22 @@ class _Version(argparse.Action):
     def __init__(self, option_strings, dest, **kw):
         super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
     def __call__(self, parser, ns, values, option_string=None):
-        import dcm_lab
+        # local imports, here and below: dcm_lab's modules load torch (and runs papermill), seconds that
+        # parsing the command line and `--help` do without; each command loads what it uses
         from dcm_lab.core import git_commit
         c = git_commit()
-        print(f"dcm-lab {dcm_lab.__version__}" + (f" (commit {c})" if c else "")); parser.exit()
+        print(f"dcm-lab {dcm_lab.__version__}" + (f" (commit {c})" if c else ""))
+        parser.exit()
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="dcm-lab", description="Dynamic Context Memory lab")
     ap.add_argument("--version", action=_Version)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute the phase notebooks with papermill into reports/<run-id>/")
-    r.add_argument("--profile", default="quickstart", help="quickstart (every phase at toy size, about 11.5 min on 2 CPU cores from a fresh clone), study (the v1 study: 70_study, over 2 h on 2 CPU cores from empty caches) or gpu (the pipeline and the study, scaled up for one GPU)")
+    r.add_argument("--profile", default="quickstart",
+                   help="quickstart (every phase at toy size, about 11.5 min on 2 CPU cores from a fresh "
+                        "clone), study (the v1 study: 70_study, over 2 h on 2 CPU cores from empty caches) "
+                        "or gpu (the pipeline and the study, scaled up for one GPU)")
     r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter (repeatable; wins over -f)")
     r.add_argument("-f", "--parameters-file", metavar="PARAMS.yaml",
@@ -43,15 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("run")
     d = sub.add_parser("data", help="datasets")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
-    f = dsub.add_parser("fetch", help="fetch a dataset into data/cache/"); f.add_argument("name")
+    f = dsub.add_parser("fetch", help="fetch a dataset into data/cache/")
+    f.add_argument("name")
     dsub.add_parser("list", help="list dataset names")
     return ap
 
 def _err(cmd: str, msg) -> int:
-    print(f"dcm-lab {cmd}: error: {msg}", file=sys.stderr); return 2
+    print(f"dcm-lab {cmd}: error: {msg}", file=sys.stderr)
+    return 2
 
 def _run(args) -> int:
-    from dcm_lab.runs import run_pipeline, parse_overrides, read_params_file
+    from dcm_lab.runs import run_pipeline, parse_overrides, read_params_file  # local: see _Version
     try:
         from_file = read_params_file(args.parameters_file) if args.parameters_file else {}
         params = {**from_file, **parse_overrides(args.param)}
@@ -64,23 +72,26 @@ def _run(args) -> int:
     return 0 if status == "ok" else 1
 
 def _compare(args) -> int:
-    from dcm_lab.runs import compare_runs, RunError
+    from dcm_lab.runs import compare_runs, RunError  # local: see _Version
     out = args.out or str(Path(args.run_b)/f"compare-{Path(args.run_a).name}.html")
     try: df = compare_runs(args.run_a, args.run_b, out, more=args.more)
     except RunError as e: return _err("compare", e)
-    print(df.to_string(index=False, max_rows=60)); print(f"→ {out}")
+    print(df.to_string(index=False, max_rows=60))
+    print(f"→ {out}")
     curves = Path(out).with_name(Path(out).stem + "-curves.html")
     if curves.exists(): print(f"→ {curves}")
     return 0
 
 def data_sources() -> list[str]:
     "Every name `dcm-lab data fetch` knows: load_pairs' datasets, the bigbench archive, the larsdoku puzzles."
-    from dcm_lab.data import DATASETS
+    from dcm_lab.data import DATASETS  # local: see _Version
     return list(DATASETS) + ["bigbench", "larsdoku"]
 
 def _data(args) -> int:
-    from dcm_lab.data import fetch, DataError
-    if args.data_cmd == "list": print("\n".join(data_sources())); return 0
+    from dcm_lab.data import fetch, DataError  # local: see _Version
+    if args.data_cmd == "list":
+        print("\n".join(data_sources()))
+        return 0
     if args.name not in data_sources():
         known = ", ".join(data_sources())
         return _err("data fetch", f"unknown source {args.name!r}; known: {known} (or a .jsonl/.json path)")
@@ -93,8 +104,9 @@ def main(argv=None) -> int:
     if args.cmd == "run": return _run(args)
     if args.cmd == "compare": return _compare(args)
     if args.cmd == "answer":
-        from dcm_lab.runs import answer_markdown
+        from dcm_lab.runs import answer_markdown  # local: see _Version
         f = Path(args.run)/"answer.json"
         if not f.exists(): return _err("answer", f"no {f}: run `dcm-lab run --profile study` first")
-        print(answer_markdown(json.loads(f.read_text())), end=""); return 0
+        print(answer_markdown(json.loads(f.read_text())), end="")
+        return 0
     return _data(args)
