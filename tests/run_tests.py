@@ -2,6 +2,9 @@
 Prints a closing line `N passed, N failed` and exits non-zero on any failure."""
 import argparse, subprocess, sys, time, os
 from pathlib import Path
+import pytest
+from nbdev.config import get_config
+from nbdev.test import test_nb
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -11,22 +14,23 @@ def sync_check() -> bool:
     for cmd in ("nbdev-clean", "nbdev-export"):
         subprocess.run([str(BIN/cmd)], cwd=ROOT, check=True)
     if not (ROOT/".git").exists(): return True
-    r = subprocess.run(["git", "status", "--porcelain", "--", "nbs", "dcm_lab"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(["git", "status", "--porcelain", "--", "nbs", "dcm_lab"], cwd=ROOT,
+                       capture_output=True, text=True)
     if r.stdout.strip():
-        print("OUT OF SYNC: nbdev-clean/nbdev-export changed these files; run `make sync` and commit:\n" + r.stdout)
+        print("OUT OF SYNC: nbdev-clean/nbdev-export changed these files; run `make sync` and commit:\n"
+              + r.stdout)
         return False
     return True
 
 def run_notebooks(flags: list[str]) -> tuple[int, int]:
-    from nbdev.config import get_config
-    from nbdev.test import test_nb
     skip = [f for f in get_config().tst_flags.split() if f not in flags]
     passed = failed = 0
     for nb in sorted((ROOT/"nbs").glob("[!_.]*.ipynb")):
         t0 = time.time()
         ok, _ = test_nb(nb, skip_flags=skip, force_flags=flags, basepath=ROOT)
         print(f"{'PASS' if ok else 'FAIL'} {nb.name} ({time.time() - t0:.0f}s)", flush=True)
-        passed += ok; failed += not ok
+        passed += ok
+        failed += not ok
     return passed, failed
 
 class _Count:
@@ -37,22 +41,25 @@ class _Count:
             elif report.failed: self.failed += 1
 
 def run_pytest() -> tuple[int, int]:
-    import pytest
     files = sorted((ROOT/"tests").glob("test_*.py"))
     if not files: return 0, 0
-    c = _Count(); pytest.main(["-q", *map(str, files)], plugins=[c])
+    c = _Count()
+    pytest.main(["-q", *map(str, files)], plugins=[c])
     return c.passed, c.failed
 
 def main():
-    ap = argparse.ArgumentParser(); ap.add_argument("--flags", default="", help="also run cells marked with these flags (slow gpu)")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--flags", default="", help="also run cells marked with these flags (slow gpu)")
     a = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     t0 = time.time()
     sync_ok = sync_check()
     np_, nf = run_notebooks(a.flags.split())
     pp, pf = run_pytest()
     passed, failed = np_ + pp + sync_ok, nf + pf + (not sync_ok)
-    print(f"\nnotebooks {np_} passed, {nf} failed; pytest {pp} passed, {pf} failed; sync {'ok' if sync_ok else 'FAILED'}; {time.time() - t0:.0f}s")
+    print(f"\nnotebooks {np_} passed, {nf} failed; pytest {pp} passed, {pf} failed; sync "
+          f"{'ok' if sync_ok else 'FAILED'}; {time.time() - t0:.0f}s")
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -1,5 +1,5 @@
-"""The bf16 path, exercised on CPU: Phase 1a, Diffuser training and sampling, and the evaluation's scorer on the tiny model
-in bfloat16 (the dtype a GPU runs), so dtype mismatches show up here before a GPU does."""
+"""The bf16 path, exercised on CPU: Phase 1a, Diffuser training and sampling, and the evaluation's scorer on
+the tiny model in bfloat16 (the dtype a GPU runs), so dtype mismatches show up here before a GPU does."""
 import math, tempfile
 from pathlib import Path
 import pytest, torch
@@ -7,10 +7,12 @@ from dcm_lab.generator import load_generator
 from dcm_lab.data import QAPair
 from dcm_lab.targets import TargetConfig, generate_targets, load_targets
 from dcm_lab.encoder import input_embeddings
-from dcm_lab.diffusion import DiffuserConfig, TrainConfig, Normalizer, diffusion_data, train_diffuser, generate_content
+from dcm_lab.diffusion import (DiffuserConfig, TrainConfig, Normalizer, diffusion_data, train_diffuser,
+                               generate_content)
 from dcm_lab.evaluation import METHODS, EvalConfig, evaluate_method
 
-PAIRS = [QAPair(f"b{i}", q, a) for i, (q, a) in enumerate([("red apple?", "fruit"), ("blue sky?", "air"), ("green leaf?", "tree")])]
+PAIRS = [QAPair(f"b{i}", q, a)
+         for i, (q, a) in enumerate([("red apple?", "fruit"), ("blue sky?", "air"), ("green leaf?", "tree")])]
 
 @pytest.fixture(scope="module")
 def gen():
@@ -26,10 +28,12 @@ def targets(gen):
 
 def test_phase1a_bf16(gen, targets):
     assert targets.content.shape == (3, 1, 2, gen.d) and torch.isfinite(targets.content).all()
-    for n, r in enumerate(targets.records):    # the bf16 run's recorded losses are those of the stored content, re-scored in bf16
+    # the bf16 run's recorded losses are those of the stored content, re-scored in bf16
+    for n, r in enumerate(targets.records):
         rec = r["restarts"][0]["seg_loss"]
         assert all(l is not None and math.isfinite(l) for l in rec)
-        pre = torch.cat([gen.stm(gen.mode_embedding(s["mode"]), targets.content[n, 0][None]) for s in r["segments"]])
+        pre = torch.cat([gen.stm(gen.mode_embedding(s["mode"]), targets.content[n, 0][None])
+                         for s in r["segments"]])
         assert pre.dtype == torch.bfloat16
         again = gen.score(pre, [s["text"] for s in r["segments"]])["loss"].float()
         assert torch.allclose(again, torch.tensor(rec), rtol=0.02, atol=0.05), (again, rec)
@@ -39,7 +43,10 @@ def diffuser(gen, targets):
     norm = Normalizer.fit(targets.best_content.float())
     data = diffusion_data(gen, targets, norm)
     dcfg = DiffuserConfig(K=2, d=gen.d, cond_dim=gen.d, width=32, depth=1, heads=4)
-    _, ema, losses = train_diffuser(data, dcfg, TrainConfig(steps=3, batch_size=3, warmup=1, ckpt_every=0, precision="bf16"), norm, progress=False)
+    _, ema, losses = train_diffuser(data, dcfg,
+                                    TrainConfig(steps=3, batch_size=3, warmup=1, ckpt_every=0,
+                                                precision="bf16"),
+                                    norm, progress=False)
     assert len(losses) == 3 and all(math.isfinite(l) for l in losses)
     return ema, norm
 
@@ -57,5 +64,6 @@ def test_every_method_scores_in_bf16(gen, targets, diffuser, method):
     cfg = EvalConfig(method=method, K=2, max_new_tokens=3, distill_steps=2, sample_steps=2)
     res = evaluate_method(gen, PAIRS, cfg, diffuser=net, norm=norm, c_star=targets.best_content, train=PAIRS,
                           train_content=targets.best_content)
-    assert res["n"] == 3 and math.isfinite(res["loss"]) != METHODS[method].answers, res   # an answers-only method has no loss
+    # an answers-only method has no loss
+    assert res["n"] == 3 and math.isfinite(res["loss"]) != METHODS[method].answers, res
     assert len(res["preds"]) == 3

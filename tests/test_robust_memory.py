@@ -1,5 +1,6 @@
-"""Issue #25 against the long-term memory: every saved byte verified at load (a content hash), truncated files named,
-meaningless sizes refused, and a disk that fills during a save leaves the previous save loadable and a later save whole."""
+"""Issue #25 against the long-term memory: every saved byte verified at load (a content hash), truncated files
+named, meaningless sizes refused, and a disk that fills during a save leaves the previous save loadable and a
+later save whole."""
 import errno, json
 from pathlib import Path
 from unittest import mock
@@ -14,9 +15,13 @@ def memory(n=5) -> LTM:
     return m
 
 def test_changed_bytes_are_refused(tmp_path):
-    "20 bytes overwritten inside ltm.safetensors (same length) used to load five entries that differ from those saved."
-    m = memory(); f = m.save(tmp_path)/"ltm.safetensors"
-    raw = bytearray(f.read_bytes()); raw[-40:-20] = bytes(20); f.write_bytes(bytes(raw))
+    """20 bytes overwritten inside ltm.safetensors (same length) used to load five entries that differ from
+    those saved."""
+    m = memory()
+    f = m.save(tmp_path)/"ltm.safetensors"
+    raw = bytearray(f.read_bytes())
+    raw[-40:-20] = bytes(20)
+    f.write_bytes(bytes(raw))
     with pytest.raises(LTMError, match="ltm.safetensors does not hash to the sha256") as e: LTM.load(tmp_path)
     assert "save the memory again" in str(e.value)
 
@@ -37,10 +42,14 @@ def test_negative_top_n_is_refused():
     with pytest.raises(LTMError, match=r"query\(top_n=-1\)"): memory().query(torch.randn(1, 4), top_n=-1)
 
 def test_full_disk_during_a_memory_save(tmp_path):
-    m = memory(); m.save(tmp_path)
+    m = memory()
+    m.save(tmp_path)
     m.write_many(torch.randn(3, 2, 3), torch.randn(3, 4))
-    def full(f, data): f.write(data[: len(data) // 2]); raise OSError(errno.ENOSPC, "No space left on device")
-    with mock.patch.object(core, "_write_all", full), pytest.raises(OSError, match="disk full while writing .*ltm.safetensors"):
+    def full(f, data):
+        f.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with (mock.patch.object(core, "_write_all", full),
+          pytest.raises(OSError, match="disk full while writing .*ltm.safetensors")):
         m.save(tmp_path)
     assert not list(tmp_path.glob(".*.tmp"))
     assert len(LTM.load(tmp_path)) == 5                                        # the previous save, whole

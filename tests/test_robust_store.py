@@ -1,18 +1,20 @@
-"""Issue #25 against the Phase 1a target store: a meta.json that disagrees with its shards never costs a shard, a resume
-under another K is refused, unreadable files are named, a changed pair is refused, two writers (two real processes) and a
-disk that fills partway (shard and checkpoint writes) end cleanly and a resume completes with nothing lost."""
-import errno, json, os, signal, subprocess, sys, textwrap, time
+"""Issue #25 against the Phase 1a target store: a meta.json that disagrees with its shards never costs a
+shard, a resume under another K is refused, unreadable files are named, a changed pair is refused, two writers
+(two real processes) and a disk that fills partway (shard and checkpoint writes) end cleanly and a resume
+completes with nothing lost."""
+import errno, json, os, shutil, signal, subprocess, sys, textwrap, time
 from dataclasses import replace
 from pathlib import Path
 from unittest import mock
 import pytest, torch
 
 ROOT = Path(__file__).resolve().parent.parent
+from dcm_lab import core
 from dcm_lab.core import read_json, atomic_write_json, LockedError
 from dcm_lab.data import QAPair
 from dcm_lab.generator import load_generator
-from dcm_lab.targets import (TargetConfig, TargetStore, TargetStoreError, MetaMismatch, generate_targets, load_targets,
-                             rebuild_meta)
+from dcm_lab.targets import (TargetConfig, TargetStore, TargetStoreError, MetaMismatch, generate_targets,
+                             load_targets, rebuild_meta)
 
 PAIRS = [QAPair(f"t{i}", q, a, topic="numbers") for i, (q, a) in
          enumerate([("one", "two"), ("three", "four"), ("five", "six"), ("seven", "eight")])]
@@ -30,18 +32,23 @@ def ref(tiny, tmp_path_factory):
 
 def files(p: Path) -> dict:
     "Every file under a store (TensorBoard's folder too) but meta.json, by relative path → bytes."
-    return {str(f.relative_to(p)): f.read_bytes() for f in sorted(p.rglob("*")) if f.is_file() and f.name != "meta.json"}
+    return {str(f.relative_to(p)): f.read_bytes() for f in sorted(p.rglob("*"))
+            if f.is_file() and f.name != "meta.json"}
 
 def copy(src: Path, dst: Path) -> Path:
-    import shutil
-    shutil.copytree(src, dst); return dst
+    shutil.copytree(src, dst)
+    return dst
 
 def edit_meta(p: Path, **kw):
-    m = read_json(p/"meta.json"); cfg = kw.pop("config", {})
-    m.update(kw); m["config"].update(cfg); atomic_write_json(p/"meta.json", m)
+    m = read_json(p/"meta.json")
+    cfg = kw.pop("config", {})
+    m.update(kw)
+    m["config"].update(cfg)
+    atomic_write_json(p/"meta.json", m)
 
 def test_meta_edited_to_another_K_never_moves_a_shard(tiny, ref, tmp_path):
-    st = copy(ref[0], tmp_path/"s"); before = files(st)
+    st = copy(ref[0], tmp_path/"s")
+    before = files(st)
     # the user's edit: meta says K=3, shards hold K=2
     edit_meta(st, K=3, config=dict(K=3))
     with pytest.raises(MetaMismatch, match="rebuild_meta"): load_targets(st, tiny)
@@ -81,7 +88,8 @@ def test_truncated_json_files_are_named(tiny, ref, tmp_path):
     generate_targets(tiny, PAIRS, CFG, st, shard_size=1, progress=False)     # set aside, redone
     assert load_targets(st, tiny).ids == ref[1].ids
     (st/"meta.json").write_text('{"generator": "ti')                           # a truncated meta.json
-    with pytest.raises(TargetStoreError, match="meta.json cannot be read.*rebuild_meta"): load_targets(st, tiny)
+    with pytest.raises(TargetStoreError, match="meta.json cannot be read.*rebuild_meta"):
+        load_targets(st, tiny)
     rebuild_meta(st, cfg=CFG)
     assert load_targets(st, tiny).ids == ref[1].ids
 
@@ -101,14 +109,17 @@ WRITER = textwrap.dedent('''
              enumerate([("one", "two"), ("three", "four"), ("five", "six"), ("seven", "eight")])]
     cfg = TargetConfig(K=2, restarts=1, lr=0.05, max_steps=4, patience=4, batch_rows=2)
     def hold(n):
-        print("SHARD", n, flush=True); time.sleep(600)                        # a writer busy for a long time
-    generate_targets(load_generator("tiny", device="cpu"), pairs, cfg, sys.argv[1], shard_size=1, progress=False, on_shard=hold)
+        print("SHARD", n, flush=True)
+        time.sleep(600)                        # a writer busy for a long time
+    generate_targets(load_generator("tiny", device="cpu"), pairs, cfg, sys.argv[1], shard_size=1,
+                     progress=False, on_shard=hold)
 ''')
 
 def test_two_writers_on_one_store(tiny, ref, tmp_path, capsys):
     st = tmp_path/"s"
     env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    a = subprocess.Popen([sys.executable, "-c", WRITER, str(st)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    a = subprocess.Popen([sys.executable, "-c", WRITER, str(st)], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
     try:
         line = a.stdout.readline()
         assert line.startswith("SHARD 1"), line + a.stdout.read()[-2000:]
@@ -119,7 +130,8 @@ def test_two_writers_on_one_store(tiny, ref, tmp_path, capsys):
         # the refused writer wrote nothing
         assert len(TargetStore(st).done_ids()) == 1
     finally:
-        a.send_signal(signal.SIGKILL); a.wait()
+        a.send_signal(signal.SIGKILL)
+        a.wait()
     # the holder is dead: its lock is taken over
     generate_targets(tiny, PAIRS, CFG, st, shard_size=1, progress=False)
     assert f"took over the lock of process {a.pid}" in capsys.readouterr().out
@@ -129,13 +141,14 @@ def test_two_writers_on_one_store(tiny, ref, tmp_path, capsys):
     assert not (st/"lock").exists()
 
 def full_disk_after(n_ok: int):
-    "A `_write_all` that writes n_ok files, then half of the next one before raising ENOSPC (a disk filling partway)."
-    from dcm_lab import core
+    """A `_write_all` that writes n_ok files, then half of the next one before raising ENOSPC (a disk filling
+    partway)."""
     real, calls = core._write_all, [0]
     def write(f, data):
         calls[0] += 1
         if calls[0] > n_ok:
-            f.write(data[: len(data) // 2]); raise OSError(errno.ENOSPC, "No space left on device")
+            f.write(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
         real(f, data)
     return mock.patch.object(core, "_write_all", write)
 
@@ -172,7 +185,8 @@ def test_full_disk_during_a_checkpoint(tiny, ref, tmp_path):
     assert torch.allclose(t.content, r.content, atol=1e-5)
 
 def test_identity_joins_the_store_and_another_dtype_is_refused(tiny, ref, tmp_path, capsys):
-    "Issue #24: a store made in fp32 used to resume in bf16 without a word (stores keyed on the Generator's name only)."
+    """Issue #24: a store made in fp32 used to resume in bf16 without a word (stores keyed on the Generator's
+    name only)."""
     meta = read_json(ref[0]/"meta.json")
     assert meta["identity"] == tiny.identity and meta["identity"]["dtype"] == "float32"
     assert tiny.identity in meta["generators"]                                 # the run record names it too
@@ -184,6 +198,8 @@ def test_identity_joins_the_store_and_another_dtype_is_refused(tiny, ref, tmp_pa
     with pytest.warns(UserWarning, match="another dtype or other weights"): load_targets(ref[0], half)
     # a store from before identities: a note
     old = copy(ref[0], tmp_path/"old")
-    m = read_json(old/"meta.json"); del m["identity"]; atomic_write_json(old/"meta.json", m)
+    m = read_json(old/"meta.json")
+    del m["identity"]
+    atomic_write_json(old/"meta.json", m)
     generate_targets(half, PAIRS, CFG, old, shard_size=1, progress=False)
     assert "predates recorded Generator identities" in capsys.readouterr().out
