@@ -156,12 +156,10 @@ def capacity_summary(df) -> "pd.DataFrame":
 
 # %% ../nbs/21_diagnostics.ipynb #9c6dda66
 PUBLISHED = dict(   # the published figures the lab's measurement is printed beside
-    progressive_cramming_smollm2_135m=dict(source="Tarasov et al. 2026, Progressive Cramming (quickstart "
-                                                  "row)",
-                                           text_tokens=64, K=1, full_tf_acc=0.992, full_steps=2614,
-                                           full_greedy_prefix=0, progressive_greedy_prefix=29,
-                                           recipe="AdamW lr 0.1, betas (0.9, 0.9), cosine with warmup 100, "
-                                                  "init N(0, 0.02)"),
+    progressive_cramming_smollm2_135m=dict(
+        source="Tarasov et al. 2026, Progressive Cramming (quickstart row)", text_tokens=64, K=1,
+        full_tf_acc=0.992, full_steps=2614, full_greedy_prefix=0, progressive_greedy_prefix=29,
+        recipe="AdamW lr 0.1, betas (0.9, 0.9), cosine with warmup 100, init N(0, 0.02)"),
     cramming_pythia_160m=dict(source="Kuratov et al. 2025, Cramming 1568 tokens into a single vector", K=1,
                               capacity_tf99=(71, 80)))
 
