@@ -168,8 +168,7 @@ def _take_stale(f: Path, h: dict, what: str) -> bool:
     aside.unlink(missing_ok=True)
     print(f"{what}: took over the lock of process {h.get('pid')} on {h.get('host')} (since {h.get('time')}), "
           "which no longer runs: it was killed or crashed; its committed work is kept and the rest is "
-          "redone.",
-          flush=True)
+          "redone.", flush=True)
     return True
 
 @contextlib.contextmanager

@@ -358,9 +358,8 @@ def check_notebook(page, lab, name, out_dir, timeout, callback_timeout):
                 page.locator(f'[data-dcm-cell="{c["id"]}"] .jp-Cell-outputWrapper').screenshot(
                     path=str(shots/f"cell-{c['id']}-moved.png"), timeout=30_000)
         klog = lab.log_text(log_start)
-        tb = [m.start()
-              for m in re.finditer(r"Traceback \(most recent call last\)|Exception in comm_msg|Error in "
-                                   r"callback", klog)]
+        tb = [m.start() for m in re.finditer(
+            r"Traceback \(most recent call last\)|Exception in comm_msg|Error in callback", klog)]
         if tb:
             fails.append(f"{name}: a widget callback raised in the kernel (server log): "
                          f"{klog[tb[0]:tb[0]+600]!r}")
