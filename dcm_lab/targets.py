@@ -7,10 +7,12 @@ the A mode — batched over pairs × restarts × modes, resumable, with quality 
 from __future__ import annotations
 import math, json, time, contextlib, dataclasses, weakref
 from dataclasses import dataclass, field, asdict
+from typing import Callable
 from pathlib import Path
 import numpy as np, torch
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
+from fastcore.basics import patch
 from .core import stable_seed, atomic_write_json, atomic_save_tensors, read_json, run_record, folder_lock
 from .generator import Generator, GeneratorError, packing_pays
 from .data import QAPair
@@ -20,7 +22,8 @@ __all__ = ['INITS', 'ANCHORED', 'FULL', 'GO_ON', 'CONVERGED', 'STOPPED', 'NAN_RE
            'TargetConfig', 'Segment', 'Item', 'qa_item', 'embedding_stats', 'question_anchor', 'init_contents',
            'check_warm', 'init_content', 'lr_at', 'SegmentTable', 'segment_table', 'segment_batch', 'Carry',
            'new_carry', 'reset_rows', 'carry_rows', 'put_rows', 'adamw_rows', 'update_best', 'advance_horizon',
-           'take_snapshots', 'row_status', 'RowResult', 'TargetOptimizer', 'greedy_prefix', 'greedy_and_baseline',
+           'take_snapshots', 'row_status', 'RowResult', 'per_slot', 'Phase1aRun', 'deliver', 'fill', 'rescore',
+           'finish', 'checkpoint', 'rows_batch', 'TargetOptimizer', 'greedy_prefix', 'greedy_and_baseline',
            'tensorboard_steps', 'TargetStoreError', 'ShardCorrupt', 'MetaMismatch', 'shard_own', 'TargetStore',
            'Targets', 'rebuild_meta', 'stored_item', 'check_items', 'generate_targets', 'changed_ids',
            'default_targets_dir', 'load_targets', 'notebook_config', 'ensure_targets', 'phase1a_main', 'FilterConfig',
@@ -383,10 +386,21 @@ def row_status(c: Carry, exact: torch.Tensor, row_loss: torch.Tensor, finite: to
     return torch.where(c.active, st, GO_ON)
 
 # %% ../nbs/20_targets.ipynb #90837830
-@dataclass
+@dataclass(kw_only=True)
 class RowResult:
-    item: int; restart: int; content: torch.Tensor; loss: float; seg_loss: list; seg_acc: list
-    steps: int; best_step: int; converged: bool; nan_restarts: int; failed: bool; snapshots: list
+    "One restart of one item, when its row halted: the best content found and what it scored."
+    item: int                     # the item's index in the run
+    restart: int                  # the restart's index
+    content: torch.Tensor         # (K, d) the best content
+    loss: float                   # its total loss over the full targets
+    seg_loss: list                # per segment: mean CE per token
+    seg_acc: list                 # per segment: teacher-forced token accuracy
+    steps: int                    # updates done
+    best_step: int                # the evaluation index of the best
+    converged: bool               # every token exact (or under stop_loss)
+    nan_restarts: int             # fresh inits after a non-finite loss
+    failed: bool                  # out of NaN restarts, or no finite loss at all
+    snapshots: list               # (evaluation index, (K, d) content) every snapshot_every evaluations
     horizon: list | None = None   # progressive targets: tokens scored per segment when the row stopped (None: all)
 
 def _vocab_penalty(gen: Generator, c: torch.Tensor, E2mean: float) -> torch.Tensor:
@@ -399,6 +413,126 @@ def _prefix(gen: Generator, mode_emb: torch.Tensor, content: torch.Tensor, sb: d
     p = torch.cat([mode_emb[sb["mode"]][:, None], content[sb["row"]]], 1)
     return torch.cat([p, gen.E.detach()[sb["first"]][:, None].float()], 1) if skip_first else p
 
+def per_slot(sb: dict, x: torch.Tensor, n: int, smax: int, fill: float) -> torch.Tensor:
+    "Per-segment values `x` (S,) laid out by row: (n, smax), `fill` where a row has fewer segments."
+    out = torch.full((n * smax,), fill, device=x.device)
+    return out.index_copy_(0, sb["slot"], x).view(n, smax)
+
+# %% ../nbs/20_targets.ipynb #1e788356
+@dataclass(kw_only=True)
+class Phase1aRun:
+    "What one `TargetOptimizer.run` keeps beside its carry: the segments, the queue of jobs, and what has finished."
+    gen: Generator
+    cfg: TargetConfig
+    items: list                   # the run's items
+    tok: list                     # per item: (mode row, target ids, weight) per segment
+    table: SegmentTable           # every segment of every item, padded once per run
+    mode_emb: torch.Tensor        # (M, d) the mode embeddings, fp32
+    base: torch.Tensor | None     # (N, K, d) the anchored inits' base (None: plain inits)
+    skip_first: bool              # the first target token is fed after the content, not scored
+    queue: list                   # (item, restart) jobs not yet started, popped from the end
+    rows_in: dict                 # (item, restart) → `carry_rows` state of a row a resume continues
+    pending: dict                 # item → its restarts' results so far (None: not yet)
+    done: list                    # item → its restarts' results once all are in (None: not yet)
+    on_item: Callable | None      # hears (item, results) as each item completes
+    bar: tqdm                     # rows finished
+    carry: Carry | None = None    # the pool of rows
+    @property
+    def smax(self) -> int: return int(self.table.nseg.max())
+    @property
+    def J(self) -> int:
+        "Snapshots kept per row (0: off)."
+        c = self.cfg
+        return (c.max_steps - 1) // c.snapshot_every + 1 if c.snapshot_every else 0
+
+def deliver(run: Phase1aRun, i: int, r: int, res: RowResult):
+    "Keep restart r of item i; once all its restarts are in, the item is done and `on_item` hears of it."
+    pend = run.pending[i]
+    pend[r] = res
+    if all(x is not None for x in pend):
+        run.done[i] = pend
+        if run.on_item: run.on_item(i, pend)
+
+def fill(run: Phase1aRun, rows: list, keep: list):
+    "Rows get (item, restart, nans) from `keep` (NaN restarts), then from the queue; rows left over are emptied."
+    cfg, dev = run.cfg, run.gen.device
+    jobs = keep + [(*run.queue.pop(), 0) for _ in range(min(len(rows) - len(keep), len(run.queue)))]
+    if jobs:
+        seeds = [stable_seed(cfg.seed, run.items[i].id, r, n) for i, r, n in jobs]
+        base = run.base[torch.tensor([i for i, _, _ in jobs])] if run.base is not None else None
+        init = init_contents(run.gen, cfg.K, cfg.init, seeds, cfg.init_std, base)           # (n, K, d)
+        reset_rows(run.carry, torch.tensor(rows[:len(jobs)], device=dev), init, *torch.tensor(jobs, device=dev).T,
+                   horizon=cfg.progressive)
+        for b, (i, r, n) in zip(rows, jobs):
+            if n == 0 and (i, r) in run.rows_in:                                             # a row cut mid-way continues
+                state = {**run.rows_in.pop((i, r)), "item": torch.tensor([i])}
+                put_rows(run.carry, torch.tensor([b], device=dev), state)
+    if len(rows) > len(jobs): run.carry.item[torch.tensor(rows[len(jobs):], device=dev)] = -1
+
+# %% ../nbs/20_targets.ipynb #701e9fe2
+@torch.no_grad()
+def rescore(run: Phase1aRun, row_item: torch.Tensor, content: torch.Tensor) -> tuple:
+    "Full-target row losses (n,), segment losses and accuracies (n, smax) of contents (n, K, d) for items `row_item` (n,)."
+    gen, smax, n = run.gen, run.smax, len(row_item)
+    sf = segment_batch(run.table, row_item, smax)
+    o = gen.target_loss(_prefix(gen, run.mode_emb, content, sf, run.skip_first).to(gen.dtype), sf["ids"], sf["mask"])
+    row_loss = torch.zeros(n, device=gen.device).index_add(0, sf["row"], sf["w"] * o["loss"])
+    return row_loss, per_slot(sf, o["loss"], n, smax, math.nan), per_slot(sf, o["acc"], n, smax, 1.0)
+
+def _horizons(run: Phase1aRun, i: int, horizon: list) -> list:
+    "Item i's horizons, each capped at its segment's length."
+    s = int(run.table.start[i])
+    return [min(int(h), int(n)) for h, n in zip(horizon, run.table.lens[s:s + len(horizon)].tolist())]
+
+def finish(run: Phase1aRun, rows: list, status: torch.Tensor):
+    "Results for the rows that halted: one transfer per field, then one `RowResult` per row."
+    c, cfg, prog, J = run.carry, run.cfg, run.cfg.progressive, run.J
+    r_t = torch.tensor(rows, device=run.gen.device)
+    ints = torch.stack([c.item, c.restart, c.nans, c.step, c.best_step, c.n_snap])[:, r_t].cpu()
+    loss, seg_loss, seg_acc = c.best_loss[r_t], c.best_seg_loss[r_t], c.best_seg_acc[r_t]
+    if prog:                                                                             # the best was scored on a prefix
+        fin = torch.isfinite(loss)
+        full, full_seg, full_acc = rescore(run, ints[0], c.best_content[r_t])
+        loss = torch.where(fin, full, loss)
+        seg_loss = torch.where(fin[:, None], full_seg, seg_loss)
+        seg_acc = torch.where(fin[:, None], full_acc, seg_acc)
+    loss, seg_loss, seg_acc, horizon = loss.cpu(), seg_loss.cpu(), seg_acc.cpu(), c.horizon[r_t].cpu()
+    best, snaps = c.best_content[r_t].cpu(), (c.snaps[r_t].cpu() if J else None)
+    for k, b in enumerate(rows):
+        i, r, nans, steps, best_step, n_snap = ints[:, k].tolist()
+        S, lk, st = len(run.tok[i]), loss[k].item(), int(status[b])
+        deliver(run, i, r, RowResult(
+            item=i, restart=r, content=best[k].clone(), loss=lk, seg_loss=seg_loss[k, :S].tolist(),
+            seg_acc=seg_acc[k, :S].tolist(), steps=steps, best_step=best_step, converged=st == CONVERGED,
+            nan_restarts=nans, failed=st == NAN_FAILED or not math.isfinite(lk),
+            snapshots=[(j * cfg.snapshot_every, snaps[k, j].clone()) for j in range(n_snap)] if J else [],
+            horizon=_horizons(run, i, horizon[k, :S].tolist()) if prog else None))
+    run.bar.update(len(rows))
+
+def checkpoint(run: Phase1aRun) -> dict:
+    "Rows in flight and the finished restarts of unfinished items, keyed by (item id, restart)."
+    act = run.carry.active.nonzero().squeeze(1)
+    st = carry_rows(run.carry, act)
+    jobs = enumerate(zip(st["item"].tolist(), st["restart"].tolist()))
+    rows = {(run.items[i].id, r): {k: v[j:j + 1] for k, v in st.items()} for j, (i, r) in jobs}
+    results = {(run.items[i].id, r): dataclasses.asdict(x) for i, pend in run.pending.items() if run.done[i] is None
+               for r, x in enumerate(pend) if x is not None}
+    return dict(rows=rows, results=results)
+
+def rows_batch(run: Phase1aRun) -> dict | None:
+    """The segments of the rows in use (`segment_batch`), with what a step needs beside them: `n_act` rows, the run
+    length `T`, `pack` and `slot_len` (B, smax). None when no row is in use. Called when the set of rows changes."""
+    row_item = run.carry.item.cpu()
+    n_act = int((row_item >= 0).sum())
+    if n_act == 0: return None
+    dev, B, smax = run.gen.device, len(row_item), run.smax
+    sb = segment_batch(run.table, row_item, smax)
+    lens = torch.tensor(sb["lens"], device=dev)
+    slot_len = torch.zeros(B * smax, dtype=torch.long, device=dev).index_copy_(0, sb["slot"], lens).view(B, smax)
+    pack = run.cfg.pack if packing_pays(sb["lens"], run.cfg.K + 1 + run.skip_first) else 0
+    return dict(sb, n_act=n_act, T=sb["ids"].shape[1], pack=pack, slot_len=slot_len)
+
+# %% ../nbs/20_targets.ipynb #b3545598
 class TargetOptimizer:
     """Optimises content for items with a fixed-size pool of rows (a `Carry`); see `run`. `warm`: `(ids, contents (N, K, d))`
     for `init='warm'` (an amortised warm start keyed by item id, e.g. a Diffuser's samples for those questions)."""
@@ -406,6 +540,7 @@ class TargetOptimizer:
         self.gen, self.cfg, self.warm = gen, cfg, warm
         self.modes = {}   # mode token → row in the mode-embedding table
         self.E2mean = embedding_stats(gen)["sq_norm"]
+        self.history = []   # per step of the last run: (active rows, mean loss, rows exact this step, rows converged so far)
 
     def _mode_index(self, tok):
         if tok not in self.modes: self.modes[tok] = len(self.modes)
@@ -415,174 +550,139 @@ class TargetOptimizer:
         "The per-item base (N, K, d) of the anchored inits (question pooled or first K, or the warm start); None otherwise."
         cfg = self.cfg
         if cfg.init in ("question", "question_first"):
-            return question_anchor(self.gen, [it.anchor() for it in items], cfg.K, first=cfg.init == "question_first").cpu()
+            anchors = [it.anchor() for it in items]
+            return question_anchor(self.gen, anchors, cfg.K, first=cfg.init == "question_first").cpu()
         if cfg.init == "warm":
-            if self.warm is None: raise ValueError("init='warm' needs TargetOptimizer(gen, cfg, warm=(ids, contents (N, K, d)))")
+            if self.warm is None:
+                raise ValueError("init='warm' needs TargetOptimizer(gen, cfg, warm=(ids, contents (N, K, d)))")
             return check_warm(self.warm, items, cfg.K, self.gen.d)
         return None
 
-    def run(self, items: list[Item], on_item=None, progress: bool = True, skip_first: bool | None = None,
-            resume: dict | None = None, checkpoint_every: int = 0, on_checkpoint=None) -> list[list[RowResult]]:
-        """Optimise every item `cfg.restarts` times. `on_item(i, results)` is called as soon as all restarts of item i
-        are done (the store writes from there). Returns the results per item (restart order). `skip_first` (default:
-        `cfg.skip_first` if the config has it, else False) feeds each target's first token after the content and scores
-        the rest: the criterion of the Cramming code (hidden_capacity).
-        Every `checkpoint_every` steps `on_checkpoint(state)` gets the rows in flight (`carry_rows`, keyed by (item id,
-        restart)) and the finished restarts of unfinished items; `resume=state` continues them where they were cut."""
-        gen, cfg = self.gen, self.cfg
-        if skip_first is None: skip_first = bool(getattr(cfg, "skip_first", False))
-        prog = cfg.progressive
-        tok = [[(self._mode_index(s.mode), gen.token_ids(s.text), s.weight) for s in it.segments] for it in items]
-        table = segment_table(tok, gen.device, gen.pad_id, skip_first)                     # padded once per run
-        mode_emb = torch.stack([gen.mode_embedding(m) for m in self.modes]).float()          # (M, d)
-        base = self.base_contents(items)
-        key = {(it.id, r): (i, r) for i, it in enumerate(items) for r in range(cfg.restarts)}
-        resume = resume or {}
-        res_in = {key[k]: v for k, v in resume.get("results", {}).items() if k in key}
-        rows_in = {key[k]: v for k, v in resume.get("rows", {}).items() if k in key and key[k] not in res_in}
-        queue = [(i, r) for i in range(len(items)) for r in range(cfg.restarts) if (i, r) not in res_in and (i, r) not in rows_in]
-        queue.reverse()
-        queue += list(rows_in)                                                               # rows cut mid-way go first
-        B, K, smax = max(1, min(cfg.batch_rows, len(queue))), cfg.K, int(table.nseg.max())
-        J = (cfg.max_steps - 1) // cfg.snapshot_every + 1 if cfg.snapshot_every else 0
-        carry = self.carry = new_carry(B, K, gen.d, smax, J, gen.device)
-        pending = {i: [None] * cfg.restarts for i in range(len(items))}
-        done_items = [None] * len(items)
-        bar = tqdm(total=len(key), desc="rows", disable=not progress, leave=False)
+@patch
+def start(self: TargetOptimizer, items: list[Item], on_item=None, progress: bool = True,
+          skip_first: bool | None = None, resume: dict | None = None) -> Phase1aRun:
+    """A run over `items`: the segment table, the queue (rows a resume continues go first), results finished before a
+    cut delivered, and a carry of `batch_rows` rows filled from the queue."""
+    gen, cfg = self.gen, self.cfg
+    if skip_first is None: skip_first = bool(getattr(cfg, "skip_first", False))
+    tok = [[(self._mode_index(s.mode), gen.token_ids(s.text), s.weight) for s in it.segments] for it in items]
+    key = {(it.id, r): (i, r) for i, it in enumerate(items) for r in range(cfg.restarts)}
+    resume = resume or {}
+    res_in = {key[k]: v for k, v in resume.get("results", {}).items() if k in key}
+    rows_in = {key[k]: v for k, v in resume.get("rows", {}).items() if k in key and key[k] not in res_in}
+    queue = [(i, r) for i in range(len(items)) for r in range(cfg.restarts)]
+    queue = [j for j in reversed(queue) if j not in res_in and j not in rows_in] + list(rows_in)
+    run = Phase1aRun(gen=gen, cfg=cfg, items=items, tok=tok, table=segment_table(tok, gen.device, gen.pad_id, skip_first),
+                     mode_emb=torch.stack([gen.mode_embedding(m) for m in self.modes]).float(),       # (M, d)
+                     base=self.base_contents(items), skip_first=skip_first, queue=queue, rows_in=rows_in,
+                     pending={i: [None] * cfg.restarts for i in range(len(items))}, done=[None] * len(items),
+                     on_item=on_item, bar=tqdm(total=len(key), desc="rows", disable=not progress, leave=False))
+    B = max(1, min(cfg.batch_rows, len(queue)))
+    run.carry = new_carry(B, cfg.K, gen.d, run.smax, run.J, gen.device)
+    for (i, r), x in sorted(res_in.items()):                                             # finished before the cut
+        deliver(run, i, r, RowResult(**{**x, "item": i}))
+        run.bar.update(1)
+    fill(run, list(range(B)), [])
+    return run
 
-        def deliver(i, r, res):
-            pend = pending[i]; pend[r] = res
-            if all(x is not None for x in pend):
-                done_items[i] = pend
-                if on_item: on_item(i, pend)
+# %% ../nbs/20_targets.ipynb #ef6a132e
+@patch
+def step(self: TargetOptimizer, carry: Carry, batch: dict) -> tuple[Carry, dict]:
+    """One optimisation step of every row in `carry` over `batch` (`rows_batch`). Returns the carry (updated in place)
+    and the step's outputs on the host: `status` (B,) long, `n_exact`, `loss` (mean over finite rows), `T`."""
+    gen, cfg, run = self.gen, self.cfg, self.state
+    T = batch["T"]
+    c = carry.content.detach().clone().requires_grad_(True)    # its own storage: the update below must not reach it
+    prefix = _prefix(gen, run.mode_emb, c, batch, run.skip_first)                            # (S, K+1, d)
+    ids, mask = batch["ids"][:, :T], batch["mask"][:, :T]
+    if cfg.progressive:                                                          # each segment up to its horizon
+        mask = mask & (torch.arange(T, device=gen.device) < carry.horizon.view(-1)[batch["slot"]][:, None])
+    o = gen.target_loss(prefix.to(gen.dtype), ids, mask, pack=batch["pack"])    # every segment of every row at once
+    row_loss = torch.zeros(len(c), device=gen.device).index_add(0, batch["row"], batch["w"] * o["loss"])   # (B,)
+    total = row_loss + (cfg.vocab_reg * _vocab_penalty(gen, c, self.E2mean) if cfg.vocab_reg > 0 else 0)
+    finite = torch.isfinite(total.detach())
+    torch.where(finite, total, 0.0).sum().backward()                                 # non-finite rows add nothing
+    with torch.no_grad():
+        out = self._update(carry, batch, c, o, row_loss.detach(), finite)
+    return carry, out
 
-        def fill(rows: list, keep: list):
-            "Rows get (item, restart, nans) from `keep` (NaN restarts) then from the queue; rows left over are emptied."
-            jobs = keep + [(*queue.pop(), 0) for _ in range(min(len(rows) - len(keep), len(queue)))]
-            if jobs:
-                seeds = [stable_seed(cfg.seed, items[i].id, r, n) for i, r, n in jobs]
-                bs = base[torch.tensor([i for i, _, _ in jobs])] if base is not None else None
-                reset_rows(carry, torch.tensor(rows[:len(jobs)], device=gen.device), init_contents(gen, K, cfg.init, seeds, cfg.init_std, bs),
-                           *torch.tensor(jobs, device=gen.device).T, horizon=prog)
-                for b, (i, r, n) in zip(rows, jobs):
-                    if n == 0 and (i, r) in rows_in:                                         # a row cut mid-way continues
-                        put_rows(carry, torch.tensor([b], device=gen.device), {**rows_in.pop((i, r)), "item": torch.tensor([i])})
-            if len(rows) > len(jobs): carry.item[torch.tensor(rows[len(jobs):], device=gen.device)] = -1
+@patch
+def _update(self: TargetOptimizer, carry: Carry, batch: dict, c: torch.Tensor, o: dict, rl: torch.Tensor,
+            finite: torch.Tensor) -> dict:
+    "The step after backward: best so far, snapshots, AdamW, status, horizons, and the one transfer to the host."
+    cfg, prog, B, smax = self.cfg, self.cfg.progressive, len(c), self.state.smax
+    seg_loss = per_slot(batch, o["loss"].detach(), B, smax, math.nan)                       # (B, smax)
+    seg_acc = per_slot(batch, o["acc"].detach(), B, smax, 1.0)
+    seg_exact = seg_acc >= 1.0                                                    # (B, smax) exact up to the horizon
+    pre, slot_len = c.detach(), batch["slot_len"]                                  # the content these metrics describe
+    if prog:
+        hc = carry.horizon.clamp(max=slot_len)
+        exact = carry.active & seg_exact.all(1) & (hc >= slot_len).all(1)        # converged: every horizon at full length
+        update_best(carry, pre, rl, seg_loss, seg_acc, exact, finite, reach=(hc * seg_exact).sum(1))
+    else:
+        exact = carry.active & seg_exact.all(1)
+        update_best(carry, pre, rl, seg_loss, seg_acc, exact, finite)
+    if self.state.J: take_snapshots(carry, pre, finite, cfg.snapshot_every)
+    carry.step += 1
+    grad = c.grad.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+    adamw_rows(carry.content, grad, carry.m, carry.v, carry.step, lr_at(cfg, carry.step), cfg.betas, cfg.weight_decay)
+    status = row_status(carry, exact, rl, finite, cfg)
+    longest = []
+    if prog:
+        advance_horizon(carry, seg_exact & finite[:, None], slot_len, prog)
+        longest = [carry.horizon.clamp(max=slot_len).max().float()[None]]            # trims the next step's run
+    ok = carry.active & finite
+    mean_loss = (torch.where(ok, rl, 0.0).sum() / ok.sum())[None]
+    host = torch.cat([status.float(), *longest, exact.sum().float()[None], mean_loss]).cpu()   # the step's one transfer
+    return dict(status=host[:B].long(), T=int(host[B]) if prog else batch["T"], n_exact=int(host[-2]),
+                loss=host[-1].item())
 
-        @torch.no_grad()
-        def rescore(row_item: torch.Tensor, content: torch.Tensor):
-            "Full-target losses and accuracies (n, smax) of contents (n, K, d): what progressive rows report and store."
-            sf = segment_batch(table, row_item, smax)
-            o = gen.target_loss(_prefix(gen, mode_emb, content, sf, skip_first).to(gen.dtype), sf["ids"], sf["mask"])
-            n = len(row_item)
-            sl = torch.full((n * smax,), math.nan, device=gen.device).index_copy_(0, sf["slot"], o["loss"]).view(n, smax)
-            sa = torch.ones(n * smax, device=gen.device).index_copy_(0, sf["slot"], o["acc"]).view(n, smax)
-            return torch.zeros(n, device=gen.device).index_add(0, sf["row"], sf["w"] * o["loss"]), sl, sa
+# %% ../nbs/20_targets.ipynb #7c8144e1
+@patch
+def replace_halted(self: TargetOptimizer, status: torch.Tensor):
+    """Rows whose `status` (B,) says they halted: a NaN restart starts its job again from a fresh init; the others
+    deliver their results and take the next jobs from the queue."""
+    run, c = self.state, self.state.carry
+    nan_rows = (status == NAN_RESTART).nonzero().squeeze(1).tolist()
+    done_rows = ((status != GO_ON) & (status != NAN_RESTART)).nonzero().squeeze(1).tolist()
+    keep = []
+    if nan_rows:
+        ints = torch.stack([c.item, c.restart, c.nans])[:, torch.tensor(nan_rows, device=self.gen.device)].cpu()
+        keep = [(i, r, n + 1) for i, r, n in ints.T.tolist()]
+    if done_rows: finish(run, done_rows, status)
+    fill(run, nan_rows + done_rows, keep)
 
-        def finish(rows: list, status: torch.Tensor):
-            "Results for the rows that halted: one transfer per field, then per-row objects."
-            r_t = torch.tensor(rows, device=gen.device)
-            ints = torch.stack([carry.item, carry.restart, carry.nans, carry.step, carry.best_step, carry.n_snap])[:, r_t].cpu()
-            bl, sl, sa = carry.best_loss[r_t], carry.best_seg_loss[r_t], carry.best_seg_acc[r_t]
-            if prog:                                                                         # the best was scored on a prefix
-                fin = torch.isfinite(bl)
-                rl, rsl, rsa = rescore(ints[0], carry.best_content[r_t])
-                bl = torch.where(fin, rl, bl); sl = torch.where(fin[:, None], rsl, sl); sa = torch.where(fin[:, None], rsa, sa)
-            bl, sl, sa, hz = bl.cpu(), sl.cpu(), sa.cpu(), carry.horizon[r_t].cpu()
-            bc = carry.best_content[r_t].cpu()
-            sn = carry.snaps[r_t].cpu() if J else None
-            for k, b in enumerate(rows):
-                i, r, nans, steps, best_step, n_snap = ints[:, k].tolist()
-                S, lb = len(tok[i]), bl[k].item()
-                res = RowResult(i, r, bc[k].clone(), lb, sl[k, :S].tolist(), sa[k, :S].tolist(), steps, best_step,
-                                int(status[b]) == CONVERGED, nans, int(status[b]) == NAN_FAILED or not math.isfinite(lb),
-                                [(j * cfg.snapshot_every, sn[k, j].clone()) for j in range(n_snap)] if J else [],
-                                [min(int(h), int(table.lens[table.start[i] + j])) for j, h in enumerate(hz[k, :S].tolist())] if prog else None)
-                deliver(i, r, res)
-            bar.update(len(rows))
-
-        def checkpoint() -> dict:
-            "Rows in flight and finished restarts of unfinished items, keyed by (item id, restart)."
-            act = carry.active.nonzero().squeeze(1)
-            st = carry_rows(carry, act)
-            rows = {(items[i].id, r): {k: v[j:j + 1] for k, v in st.items()}
-                    for j, (i, r) in enumerate(zip(st["item"].tolist(), st["restart"].tolist()))}
-            results = {(items[i].id, r): dataclasses.asdict(x) for i, pend in pending.items() if done_items[i] is None
-                       for r, x in enumerate(pend) if x is not None}
-            return dict(rows=rows, results=results)
-
-        for (i, r), x in sorted(res_in.items()):                                             # finished before the cut
-            deliver(i, r, RowResult(**{**x, "item": i})); bar.update(1)
-        fill(list(range(B)), [])
-        self.history = []    # per step: (active rows, mean loss, rows exact this step, rows converged so far)
-        n_conv = 0
-        dirty, n_steps = True, 0
-        while True:
-            if dirty:        # the set of rows changed: gather their segments from the table (index ops)
-                row_item = carry.item.cpu()
-                n_act = int((row_item >= 0).sum())
-                if n_act == 0: break
-                sb = segment_batch(table, row_item, smax)
-                pack = cfg.pack if packing_pays(sb["lens"], K + 1 + skip_first) else 0
-                lens_d = torch.tensor(sb["lens"], device=gen.device)
-                slot_len = torch.zeros(B * smax, dtype=torch.long, device=gen.device).index_copy_(0, sb["slot"], lens_d).view(B, smax)
-                T_run = sb["ids"].shape[1]
-                dirty = False
-            c = carry.content.detach().clone().requires_grad_(True)                         # its own storage: the update below must not reach it
-            prefix = _prefix(gen, mode_emb, c, sb, skip_first)                              # (S, K+1, d)
-            if prog:                                                                        # score each segment up to its horizon
-                ids_, mask_ = sb["ids"][:, :T_run], sb["mask"][:, :T_run]
-                mask_ = mask_ & (torch.arange(T_run, device=gen.device) < carry.horizon.view(-1)[sb["slot"]][:, None])
-            else: ids_, mask_ = sb["ids"], sb["mask"]
-            o = gen.target_loss(prefix.to(gen.dtype), ids_, mask_, pack=pack)               # every segment of every row at once
-            row_loss = torch.zeros(B, device=gen.device).index_add(0, sb["row"], sb["w"] * o["loss"])   # (B,)
-            total = row_loss + (cfg.vocab_reg * _vocab_penalty(gen, c, self.E2mean) if cfg.vocab_reg > 0 else 0)
-            finite = torch.isfinite(total.detach())
-            torch.where(finite, total, 0.0).sum().backward()
-            with torch.no_grad():
-                seg_loss = torch.full((B * smax,), math.nan, device=gen.device).index_copy_(0, sb["slot"], o["loss"].detach()).view(B, smax)
-                seg_acc = torch.ones(B * smax, device=gen.device).index_copy_(0, sb["slot"], o["acc"].detach()).view(B, smax)
-                seg_exact = seg_acc >= 1.0                                                  # (B, smax) exact up to the horizon
-                pre, rl = c.detach(), row_loss.detach()                                      # the content these metrics describe
-                if prog:
-                    hc = carry.horizon.clamp(max=slot_len)
-                    exact = carry.active & seg_exact.all(1) & (hc >= slot_len).all(1)       # converged: every horizon at full length
-                    update_best(carry, pre, rl, seg_loss, seg_acc, exact, finite, reach=(hc * seg_exact).sum(1))
-                else:
-                    exact = carry.active & seg_exact.all(1)
-                    update_best(carry, pre, rl, seg_loss, seg_acc, exact, finite)
-                if J: take_snapshots(carry, pre, finite, cfg.snapshot_every)
-                carry.step += 1
-                adamw_rows(carry.content, c.grad.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0), carry.m, carry.v,
-                           carry.step, lr_at(cfg, carry.step), cfg.betas, cfg.weight_decay)
-                status = row_status(carry, exact, rl, finite, cfg)
-                extra = []
-                if prog:
-                    advance_horizon(carry, seg_exact & finite[:, None], slot_len, prog)
-                    extra = [carry.horizon.clamp(max=slot_len).max().float()[None]]        # the longest horizon: trims the next step
-                ok = carry.active & finite
-                host = torch.cat([status.float(), *extra, exact.sum().float()[None],
-                                  # the step's one transfer
-                                  (torch.where(ok, rl, 0.0).sum() / ok.sum())[None]]).cpu()
-            status = host[:B].long()
-            n_conv += int((status == CONVERGED).sum())
-            self.history.append((n_act, host[-1].item(), int(host[-2]), n_conv))
-            if prog: T_run = int(host[B])
-            n_steps += 1
-            if status.any():
-                halted = status.nonzero().squeeze(1).tolist()
-                nan_rows = [b for b in halted if status[b] == NAN_RESTART]
-                done_rows = [b for b in halted if status[b] != NAN_RESTART]
-                keep = []
-                if nan_rows:
-                    ints = torch.stack([carry.item, carry.restart, carry.nans])[:, torch.tensor(nan_rows, device=gen.device)].cpu()
-                    keep = [(i, r, n + 1) for i, r, n in ints.T.tolist()]
-                if done_rows: finish(done_rows, status)
-                fill(nan_rows + done_rows, keep)
-                dirty = True
-            if checkpoint_every and on_checkpoint and n_steps % checkpoint_every == 0: on_checkpoint(checkpoint())
-        bar.close()
-        return done_items
+@patch
+def run(self: TargetOptimizer, items: list[Item], on_item=None, progress: bool = True, skip_first: bool | None = None,
+        resume: dict | None = None, checkpoint_every: int = 0, on_checkpoint=None) -> list[list[RowResult]]:
+    """Optimise every item `cfg.restarts` times. `on_item(i, results)` is called as soon as all restarts of item i
+    are done (the store writes from there). Returns the results per item (restart order). `skip_first` (default:
+    `cfg.skip_first` if the config has it, else False) feeds each target's first token after the content and scores
+    the rest: the criterion of the Cramming code (hidden_capacity).
+    Every `checkpoint_every` steps `on_checkpoint(state)` gets the rows in flight (`carry_rows`, keyed by (item id,
+    restart)) and the finished restarts of unfinished items; `resume=state` continues them where they were cut."""
+    state = self.state = self.start(items, on_item, progress, skip_first, resume)
+    self.history = []
+    n_converged, n_steps, batch = 0, 0, None
+    while True:
+        # gather the segments of the rows in use, when the set of rows has changed (index ops only)
+        if batch is None:
+            batch = rows_batch(state)
+            if batch is None: break                                                  # no job left
+        # one step of every row at once
+        state.carry, out = self.step(state.carry, batch)
+        n_converged += int((out["status"] == CONVERGED).sum())
+        self.history.append((batch["n_act"], out["loss"], out["n_exact"], n_converged))
+        batch["T"] = out["T"]                                        # progressive targets: the longest horizon
+        n_steps += 1
+        # rows that halted hand over their results (or restart after a NaN); the queue refills them
+        if out["status"].any():
+            self.replace_halted(out["status"])
+            batch = None
+        # the rows in flight, saved for a resume
+        if checkpoint_every and on_checkpoint and n_steps % checkpoint_every == 0: on_checkpoint(checkpoint(state))
+    state.bar.close()
+    return state.done
 
 # %% ../nbs/20_targets.ipynb #18683462
 def greedy_prefix(out: list[int], target: list[int], eos_id: int) -> int:
