@@ -7,14 +7,15 @@ diagnostics → …"""
 
 # %% ../nbs/20_targets.store.ipynb #e9a8d2ee
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, json, math, os, re, time, warnings
+import argparse, contextlib, dataclasses, hashlib, io, json, math, os, re, time, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
-import numpy as np, torch
-from safetensors.torch import save as _st_save
-from .core import atomic_write_bytes, atomic_write_json, read_json, run_record, folder_lock
-from .generator import Generator, GeneratorError
-from .data import QAPair
+import numpy as np, pandas as pd, torch, yaml
+from safetensors.torch import load as _st_load, save as _st_save
+from .core import (atomic_write_bytes, atomic_write_json, read_json, run_record, folder_lock, cache_dir,
+                          stable_seed)
+from .generator import Generator, GeneratorError, load_generator
+from .data import QAPair, load_pairs
 from .targets import (Item, Segment, TargetConfig, TargetOptimizer, greedy_and_baseline,
                              notebook_config, qa_item)
 
@@ -79,7 +80,6 @@ def shard_own(shard: Path) -> tuple[dict, dict]:
     if "sha256" in info and hashlib.sha256(data).hexdigest() != info["sha256"]:
         bad(f"{st.name} does not hash to the recorded sha256 (truncated or changed)")
     try:
-        from safetensors.torch import load as _st_load
         t = _st_load(data)
     except Exception as e: bad(f"{st.name} cannot be read ({e})")
     for k, shp in info.get("shapes", {}).items():
@@ -244,7 +244,6 @@ class TargetStore:
     def write_inflight(self, state: dict, rank: int = 0):
         """Save a `TargetOptimizer` checkpoint (rows in flight, finished restarts of unfinished items)
         atomically."""
-        import io
         buf = io.BytesIO()
         torch.save(state, buf)
         atomic_write_bytes(self.inflight_path(rank), buf.getvalue())
@@ -283,7 +282,6 @@ class TargetStore:
     def history(self) -> "pd.DataFrame":
         """Every session's per-step history, every rank: one row per step (rank, session, step, active rows,
         loss, exact, converged)."""
-        import pandas as pd
         rows = []
         for f in sorted(self.path.glob("history-r*.json")):
             for s, ses in enumerate(read_json(f)):
@@ -346,7 +344,7 @@ class Targets:
         and greedy exactness, and its content c* (K × d, float32), with the store's Generator identity and K
         in the dataset's description: the form the Hub and `datasets` tools read (`push_to_hub`,
         `save_to_disk`)."""
-        import datasets
+        import datasets                     # slow to import (~2 s): only when a dataset is asked for
         best, rec = self.best.tolist(), self.records
         cols = {k: [r.get(k) for r in rec] for k in ("id", "question", "answer", "topic", "qtype", "atype")}
         cols.update(best_restart=best, loss=[r["restarts"][b]["loss"] for r, b in zip(rec, best)],
@@ -563,7 +561,6 @@ def default_targets_dir(gen: Generator, dataset: str, pairs: list, cfg: TargetCo
     """A cache folder named by Generator, dataset and a hash of (config, the Generator's dtype and weight
     hash, pair ids, and the warm start's ids and contents when given): same job → same folder → resume;
     the same model in another dtype gets its own folder."""
-    from dcm_lab.core import cache_dir, stable_seed
     w = () if warm is None else (*warm[0],
                                  hashlib.sha256(warm[1].detach().float().cpu().numpy().tobytes()).hexdigest())
     ident = (gen.identity["dtype"], gen.identity["weights"])
@@ -590,10 +587,7 @@ def phase1a_main(argv: list[str] | None = None) -> Path:
     (`accelerate launch … scripts/phase1a.py …`): every process loads the Generator on its own device and
     optimises its share of the pairs into the one store at `--out` (resumed when it exists). Returns the
     store's path."""
-    import argparse, yaml
-    from accelerate import PartialState
-    from dcm_lab.generator import load_generator
-    from dcm_lab.data import load_pairs
+    from accelerate import PartialState                  # only for the multi-process command
     ap = argparse.ArgumentParser(prog="phase1a", description="Phase 1a targets into one store, across the "
                                                              "processes `accelerate launch` starts")
     ap.add_argument("--out", required=True, help="the target store folder (resumed when it exists)")
@@ -666,7 +660,6 @@ def quality_filter(t: Targets, fcfg: FilterConfig = FilterConfig(), save: bool =
 def targets_table(t: Targets) -> "pd.DataFrame":
     """One row per (item, restart, segment): losses against baseline, teacher-forced accuracy and greedy
     exactness."""
-    import pandas as pd
     rows = []
     for r in t.records:
         for k, x in enumerate(r["restarts"]):
