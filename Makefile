@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# named by pyproject's content, not its mtime: nbdev-export rewrites the file unchanged, which must not mean a reinstall
-STAMP := $(VENV)/.dcm_lab-installed-$(shell md5sum pyproject.toml | cut -c1-12)
+# named by the content of pyproject.toml and this Makefile (whose install recipe lists the packaged models), not their
+# mtimes: nbdev-export rewrites pyproject unchanged, which must not mean a reinstall; a new model package must
+STAMP := $(VENV)/.dcm_lab-installed-$(shell cat pyproject.toml Makefile | md5sum | cut -c1-12)
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
