@@ -9,14 +9,15 @@ import json, re, io, os, shutil, tarfile, random, tempfile, subprocess, sys, dat
 from dataclasses import dataclass, field
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Callable
 from .core import data_dir, cache_dir, atomic_write_bytes
 
 # %% auto #0
 __all__ = ['BIGBENCH_FILES', 'HUB', 'DATASETS', 'QAPair', 'qtype_of', 'DataError', 'ValidationReport', 'text_problem',
            'validate_pairs', 'load_tables', 'default_facts', 'save_jsonl', 'row_problem', 'pair_from_dict',
            'load_records', 'load_jsonl', 'squad_pairs', 'wikidata_pairs', 'fetch_bigbench', 'read_tar_json',
-           'answer_text', 'fanoutqa_pairs', 'hub_pairs', 'dataset_pairs', 'load_pairs', 'fetch']
+           'answer_text', 'fanoutqa_pairs', 'hub_pairs', 'dataset_pairs', 'Dataset', 'register_dataset', 'load_pairs',
+           'fetch']
 
 # %% ../nbs/05_data.ipynb #005280a1
 @dataclass(frozen=True)
@@ -364,9 +365,30 @@ def dataset_pairs(src: str, question: str = "question", answer: str = "answer", 
     return out
 
 # %% ../nbs/05_data.ipynb #02c9bfcd
-DATASETS = ("facts", "fanoutqa", "squad", "wikidata", "trivia_qa", "nq_open", "hf:ORG/NAME")
+@dataclass(frozen=True, kw_only=True)
+class Dataset:
+    "One named source of Q-A pairs, as `DATASETS` holds it."
+    load: Callable    # (seed=…, **kw) → list[QAPair], not yet validated: `load_pairs` validates, shuffles and limits
+    about: str        # one line on what it is and where it comes from (`dcm-lab data list`, errors)
 
-def _squad(**kw) -> list[QAPair]:
+DATASETS: dict[str, Dataset] = {}
+
+def register_dataset(name: str, about: str):
+    """Decorator: `fn(seed=0, **kw) → list[QAPair]` becomes the dataset `name` that `load_pairs` (and so every phase,
+    `fetch` and `dcm-lab data`) reads; the registry is both the dispatch and the list."""
+    def deco(fn):
+        DATASETS[name] = Dataset(load=fn, about=about)
+        return fn
+    return deco
+
+@register_dataset("facts", "the lab's closed-book facts (data/facts_tables.json)")
+def _facts(seed: int = 0) -> list[QAPair]: return default_facts(seed=seed)
+
+@register_dataset("fanoutqa", "FanOutQA dev: multi-hop questions with their bridging facts (the fanoutqa package)")
+def _fanoutqa(seed: int = 0) -> list[QAPair]: return fanoutqa_pairs()
+
+@register_dataset("squad", "SQuAD v1.1 dev: the hub's rajpurkar/squad, or offline the bigbench archive's copy")
+def _squad(seed: int = 0, **kw) -> list[QAPair]:
     """SQuAD v1.1 dev: the hub's `rajpurkar/squad` validation split where the hub is reachable (or local files of its
     schema via `data_files=`), else the same questions (same ids) from the bigbench archive."""
     if kw or os.environ.get("HF_DATASETS_OFFLINE") != "1":
@@ -376,25 +398,36 @@ def _squad(**kw) -> list[QAPair]:
             print(f"squad: the hub is unreachable ({str(e)[:80]}…): reading the bigbench archive's copy", flush=True)
     return squad_pairs(read_tar_json(fetch_bigbench(), BIGBENCH_FILES["squad"]))
 
-def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shuffle: bool = False, strict: bool = False,
-               **kw) -> list[QAPair]:
-    """Load a named dataset (or a user's .jsonl/.json file) as validated `QAPair`s; `shuffle` uses `seed`, then `limit`
-    takes the first rows. Skipped rows are counted and reported by reason (with `file:line` for user files); `strict`
-    makes the first bad row an error instead. `hf:ORG/NAME` (or `hf:/local/folder`) is any dataset `datasets` opens,
-    with `kw` passed to `dataset_pairs` (question=, answer=, context=, id=, split=, streaming=, …)."""
-    rep = ValidationReport()
-    if name == "facts": pairs = default_facts(seed=seed)
-    elif name == "fanoutqa": pairs = fanoutqa_pairs()
-    # a stream stops early
-    elif name.startswith("hf:"): pairs = dataset_pairs(name[3:], limit=None if shuffle else limit, **kw)
-    elif name == "squad": pairs = _squad(**kw)
-    elif name == "wikidata": pairs = wikidata_pairs(read_tar_json(fetch_bigbench(), BIGBENCH_FILES[name]))
-    elif name in ("trivia_qa", "nq_open"): pairs = hub_pairs(name, **kw)
-    elif Path(name).suffix in (".jsonl", ".json"): pairs, rep = load_records(name, strict)
-    else: raise DataError(f"unknown dataset {name!r}: one of {DATASETS} (hf:ORG/NAME or hf:/a/folder with question=, "
-                          "answer=, context= column names) or a .jsonl/.json path")
+@register_dataset("wikidata", "BIG-bench's Wikidata closed-book prompts (the bigbench archive)")
+def _wikidata(seed: int = 0) -> list[QAPair]:
+    return wikidata_pairs(read_tar_json(fetch_bigbench(), BIGBENCH_FILES["wikidata"]))
+
+@register_dataset("trivia_qa", "TriviaQA rc.nocontext validation, from the hub (mandarjoshi/trivia_qa)")
+def _trivia_qa(seed: int = 0, **kw) -> list[QAPair]: return hub_pairs("trivia_qa", **kw)
+
+@register_dataset("nq_open", "Natural Questions open validation, from the hub (google-research-datasets/nq_open)")
+def _nq_open(seed: int = 0, **kw) -> list[QAPair]: return hub_pairs("nq_open", **kw)
+
+def _source_rows(name: str, limit, seed: int, shuffle: bool, strict: bool, kw: dict):
+    "The rows of `name`, not yet validated → (pairs, report of what a user's file skipped)."
+    if name in DATASETS: return DATASETS[name].load(seed=seed, **kw), ValidationReport()
+    if name.startswith("hf:"):
+        # a stream stops early: without a shuffle only `limit` rows are read
+        return dataset_pairs(name[3:], limit=None if shuffle else limit, **kw), ValidationReport()
+    if Path(name).suffix in (".jsonl", ".json"): return load_records(name, strict)
+    raise DataError(f"unknown dataset {name!r}: one of {sorted(DATASETS)} (add one with @register_dataset), "
+                    "hf:ORG/NAME or hf:/a/folder with question=, answer=, context= column names, or a .jsonl/.json path")
+
+def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shuffle: bool = False,
+               strict: bool = False, **kw) -> list[QAPair]:
+    """Load a registered dataset (`DATASETS`) or a user's .jsonl/.json file as validated `QAPair`s; `shuffle` uses
+    `seed`, then `limit` takes the first rows. Skipped rows are counted and reported by reason (with `file:line` for
+    user files); `strict` makes the first bad row an error instead. `hf:ORG/NAME` (or `hf:/local/folder`) is any
+    dataset `datasets` opens, with `kw` passed to `dataset_pairs` (question=, answer=, context=, id=, split=, …)."""
+    pairs, rep = _source_rows(name, limit, seed, shuffle, strict, kw)
     pairs, rep2 = validate_pairs(pairs, strict=strict, where=rep.where)
-    rep.skipped.update(rep2.skipped); rep.examples.update({k: v for k, v in rep2.examples.items() if k not in rep.examples})
+    rep.skipped.update(rep2.skipped)
+    rep.examples.update({k: v for k, v in rep2.examples.items() if k not in rep.examples})
     rep.kept = rep2.kept
     if sum(rep.skipped.values()): print(f"{name}: {rep}")
     if shuffle: random.Random(seed).shuffle(pairs)
@@ -403,8 +436,10 @@ def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shu
 def fetch(name: str) -> str:
     "Fetch a dataset into the cache (`dcm-lab data fetch NAME`); returns a one-line summary."
     if name == "bigbench": return f"bigbench archive at {fetch_bigbench()}"
-    if name == "larsdoku":   # AGPL-3.0 puzzle collection: installed (no deps) and read at run time, never vendored
-        r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "larsdoku==4.0.0"], capture_output=True, text=True)
+    # AGPL-3.0 puzzle collection: installed (no deps) and read at run time, never vendored
+    if name == "larsdoku":
+        r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "larsdoku==4.0.0"],
+                           capture_output=True, text=True)
         if r.returncode: raise DataError(f"could not install larsdoku:\n{r.stderr[-800:]}")
         return "larsdoku installed; read with dcm_lab.tasks.larsdoku_pairs()"
     return f"{name}: {len(load_pairs(name))} pairs"

@@ -4,22 +4,23 @@
 
 # %% ../nbs/30_diffusion.ipynb #747adc15
 from __future__ import annotations
-import math, json, numbers, dataclasses
+import math, json, numbers, dataclasses, hashlib
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from huggingface_hub import PyTorchModelHubMixin, ModelCard
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
-from .core import atomic_write_json, atomic_save_tensors, atomic_torch_save, read_json, run_record
+from .core import atomic_write_json, atomic_save_tensors, atomic_torch_save, read_json, run_record, stable_seed
 from .encoder import input_embeddings
 
 # %% auto #0
-__all__ = ['PREDICTIONS', 'DIFFUSERS', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps', 'ddim_sample', 'guided', 'dpm_sample',
-           'check_fields', 'DiffuserConfig', 'DiffuserBase', 'timestep_embedding', 'Diffuser', 'build_diffuser',
-           'DiffusionData', 'Normalizer', 'diffusion_data', 'TrainConfig', 'check_data', 'CheckpointError',
-           'denoise_eval', 'trained_ids', 'save_checkpoint', 'checkpoint_record', 'load_diffuser', 'export_pretrained',
-           'train_diffuser', 'generate_content', 'attention_map']
+__all__ = ['PREDICTIONS', 'DIFFUSERS', 'RECIPE', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps', 'ddim_sample', 'guided',
+           'dpm_sample', 'check_fields', 'DiffuserConfig', 'DiffuserBase', 'timestep_embedding', 'Diffuser',
+           'build_diffuser', 'DiffusionData', 'Normalizer', 'diffusion_data', 'TrainConfig', 'diffuser_recipe',
+           'check_data', 'CheckpointError', 'denoise_eval', 'trained_ids', 'save_checkpoint', 'checkpoint_record',
+           'load_diffuser', 'export_pretrained', 'train_diffuser', 'generate_content', 'attention_map']
 
 # %% ../nbs/30_diffusion.ipynb #25e94cec
 def alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
@@ -75,6 +76,7 @@ def guided(denoise_cond, denoise_uncond, scale: float):
 def dpm_sample(denoise, kind: str, shape, steps: int = 20, generator: torch.Generator | None = None, device="cpu",
                n_train: int = 1000) -> torch.Tensor:
     "DPM-Solver++(2M) from diffusers over the lab's cosine schedule; `denoise(x, t)` takes continuous t."
+    # diffusers takes seconds to import and only this sampler uses it
     from diffusers import DPMSolverMultistepScheduler
     ab = alpha_bar(torch.arange(1, n_train + 1, dtype=torch.float64) / n_train).double().clamp(min=1e-8)   # (n_train,)
     betas = (1 - ab / torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])).clamp(max=0.999)
@@ -100,7 +102,7 @@ def check_fields(cfg, ints: dict, reals: dict) -> None:
             raise ValueError(f"{owner}.{name}={v!r} ({type(v).__name__}): takes {kind} {want}; "
                              f"pass e.g. {owner}({name}={defaults[name]!r})")
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DiffuserConfig:
     K: int = 4                  # content slots produced
     d: int = 576                # Generator embedding size (targets live here)
@@ -297,7 +299,7 @@ def diffusion_data(gen, targets, norm: Normalizer, rows: list[int] | None = None
     return DiffusionData(cond, mask, x0, w, ids)
 
 # %% ../nbs/30_diffusion.ipynb #f700c5fd
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     steps: int = 2000          # optimiser steps
     batch_size: int = 64       # rows per step per process; N processes: N × batch_size a step (effective)
@@ -322,6 +324,25 @@ class TrainConfig:
         if not isinstance(self.track, bool):
             raise ValueError(f"TrainConfig.track must be True or False, got {self.track!r}")
 
+# the recipe's fixed defaults: a Phase 2-sized network, trained at 1e-3 in batches of 64
+RECIPE = dict(width=128, depth=2, heads=4, max_cond_len=128, batch_size=64, lr=1e-3)
+
+def diffuser_recipe(*, K: int, d: int, steps: int = 200, seed: int = 0, **kw) -> tuple[DiffuserConfig, TrainConfig]:
+    """The lab's one recipe for a Diffuser's configs, which 30_diffusion, the Phase 2 harness, the study and the
+    scripts all build through: `RECIPE`, then what follows from `steps` (warmup min(100, steps // 10), EMA decay
+    0.995 from 1,000 steps on and 0.99 below, a checkpoint every tenth of the run), `cond_dim` = `d` (v1's Input
+    Encoder is the Generator's embedding layer), then any field of either config named in `kw`."""
+    dk, tk = DiffuserConfig.__dataclass_fields__, TrainConfig.__dataclass_fields__
+    if bad := sorted(set(kw) - set(dk) - set(tk)):
+        raise ValueError(f"diffuser_recipe: {bad} are not fields of DiffuserConfig ({', '.join(dk)}) or TrainConfig "
+                         f"({', '.join(tk)})")
+    rules = dict(cond_dim=d, warmup=min(100, steps // 10), ema_decay=0.995 if steps >= 1000 else 0.99,
+                 ckpt_every=max(1, steps // 10))
+    v = {**RECIPE, **rules, **kw, "K": K, "d": d, "steps": steps, "seed": seed}
+    return (DiffuserConfig(**{k: x for k, x in v.items() if k in dk}),
+            TrainConfig(**{k: x for k, x in v.items() if k in tk}))
+
+# %% ../nbs/30_diffusion.ipynb #trn00001
 def check_data(data: DiffusionData, dcfg: DiffuserConfig) -> None:
     "Refuse, before any step, data whose shapes the config cannot read, saying which config to build."
     N, K, d = data.x0.shape
@@ -339,14 +360,10 @@ def check_data(data: DiffusionData, dcfg: DiffuserConfig) -> None:
                          f"{len(data.mask)}, weight {len(data.weight)}, ids {len(data.ids)}; build it with "
                          "diffusion_data(…)")
 
-def _ema(model, decay):
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
-
+# %% ../nbs/30_diffusion.ipynb #ckp00001
 class CheckpointError(ValueError): "A Diffuser checkpoint that does not agree with its record; the message says what to do."
 
 def _sha256(path: Path) -> str:
-    import hashlib
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 @torch.no_grad()
@@ -448,6 +465,10 @@ def export_pretrained(ckpt_dir: Path, out_dir: Path, generator: str = "unknown",
     net.save_pretrained(out_dir, model_card_kwargs=card)
     return Path(out_dir)
 
+# %% ../nbs/30_diffusion.ipynb #trn00002
+def _ema(model, decay):
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
+
 def _resume(ck: Path, model, ema, opt, data, dcfg) -> tuple[int, list, list]:
     "A checkpoint's weights, optimiser and RNG (CPU, CUDA) into fresh objects → (step, losses, rank_losses)."
     meta = checkpoint_record(ck)
@@ -462,8 +483,20 @@ def _resume(ck: Path, model, ema, opt, data, dcfg) -> tuple[int, list, list]:
         torch.cuda.set_rng_state_all(st["cuda_rng"])
     return st["step"], list(st["losses"]), list(st.get("rank_losses", []))
 
+def _start(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig, norm: Normalizer, ckpt_dir) -> tuple:
+    """A model, its AdamW optimiser and EMA, fresh from `tcfg.seed`, or as the checkpoint in `ckpt_dir` left them
+    → (model, opt, ema, step, losses, rank_losses)."""
+    torch.manual_seed(tcfg.seed)
+    model = build_diffuser(dcfg).set_normalizer(norm)
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    ema = _ema(model, tcfg.ema_decay)
+    if ckpt_dir and (Path(ckpt_dir)/"config.json").exists():
+        return model, opt, ema, *_resume(Path(ckpt_dir), model, ema, opt, data, dcfg)
+    return model, opt, ema, 0, [], []
+
 def _accelerator(ckpt_dir, track: bool):
     "Accelerate for training: CPU when no GPU; TensorBoard events in <ckpt_dir>/tensorboard when tracking."
+    # Accelerate takes seconds to import: loaded when a Diffuser trains, not with the module
     from accelerate import Accelerator
     log = bool(ckpt_dir) and track
     acc = Accelerator(cpu=not torch.cuda.is_available(), log_with="tensorboard" if log else None,
@@ -507,32 +540,29 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
     `stop_at` ends early (tests: a kill)."""
     check_data(data, dcfg)
     bf16 = (torch.cuda.is_available() if tcfg.precision == "auto" else tcfg.precision == "bf16")
-    # autocast is ours, not Accelerator(mixed_precision=…): Accelerate's state is one per process and cannot change between calls
+    # autocast is ours, not Accelerator(mixed_precision=…): Accelerate's state is one per process and cannot
+    # change between calls
     acc = _accelerator(ckpt_dir, tcfg.track)
-    torch.manual_seed(tcfg.seed)
-    model = build_diffuser(dcfg).set_normalizer(norm)
-    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    ema, start, losses, rank_losses = _ema(model, tcfg.ema_decay), 0, [], []
-    # the step whose set is on disk: never rewritten (a torn rewrite would void a finished run)
-    saved = None
-    if ckpt_dir and (Path(ckpt_dir)/"config.json").exists():
-        start, losses, rank_losses = _resume(Path(ckpt_dir), model, ema, opt, data, dcfg); saved = start
+    model, opt, ema, start, losses, rank_losses = _start(data, dcfg, tcfg, norm, ckpt_dir)
+    # the step whose set is on disk (none before step 1): never rewritten, a torn rewrite would void a finished run
+    saved = start or None
     # each process draws its own batches and noise (DDP averages their gradients); weights start equal
-    if acc.num_processes > 1:
-        from dcm_lab.core import stable_seed
-        torch.manual_seed(stable_seed(tcfg.seed, acc.process_index, start) % 2**63)
-    model, opt = acc.prepare(model, opt); ema.to(acc.device)
+    if acc.num_processes > 1: torch.manual_seed(stable_seed(tcfg.seed, acc.process_index, start) % 2**63)
+    model, opt = acc.prepare(model, opt)
+    ema.to(acc.device)
     run = dict(mixed_precision="bf16" if bf16 else "no", num_processes=acc.num_processes,
                batch_size=tcfg.batch_size, effective_batch=acc.num_processes * tcfg.batch_size,
                grad_clip=tcfg.grad_clip, rank_losses=rank_losses)
     last = lambda: {**run, "last_rank_losses": rank_losses[-1] if rank_losses else None}
     save = lambda s: save_checkpoint(ckpt_dir, acc.unwrap_model(model), ema, opt, s, losses, norm, dcfg, tcfg,
                                      data, last())
-    for step in tqdm(range(start, tcfg.steps), initial=start, total=tcfg.steps, disable=not progress, desc="diffuser", leave=False):
+    for step in tqdm(range(start, tcfg.steps), initial=start, total=tcfg.steps, disable=not progress,
+                     desc="diffuser", leave=False):
         if stop_at is not None and step >= stop_at: break
         loss, ranks, gn, lr = _train_step(model, opt, acc, data, dcfg, tcfg, step, bf16)
         ema.update_parameters(acc.unwrap_model(model))
-        losses.append(loss); rank_losses.append(ranks.tolist())
+        losses.append(loss)
+        rank_losses.append(ranks.tolist())
         # main process only; no-op untracked
         acc.log(dict(loss=float(ranks.mean()), lr=lr, grad_norm=gn), step=step + 1)
         if ckpt_dir and tcfg.ckpt_every and (step + 1) % tcfg.ckpt_every == 0:

@@ -5,6 +5,7 @@
 # %% ../nbs/45_eval.ipynb #66946380
 from __future__ import annotations
 import math, dataclasses, functools
+import pandas as pd
 from dataclasses import dataclass, asdict
 from typing import Callable
 from .core import index_groups
@@ -307,7 +308,6 @@ def retained_table(results: list[dict], metric: str = "match", reference: str = 
                    seed: int = 0) -> "pd.DataFrame":
     """The headline of a comparison: per method (gold-free block first, then oracles), the fraction of the `reference`
     method's `metric` it retains on the same items (paired bootstrap CI) beside its positions; then every reading."""
-    import pandas as pd
     ref = _find(results, reference, "retained_table")
     _check_paired(results, ref, reference)
     rows = []
@@ -321,7 +321,6 @@ def retained_table(results: list[dict], metric: str = "match", reference: str = 
 def paired_differences(results: list[dict], reference: str, metric: str = "match", n: int = 1000,
                        seed: int = 0) -> "pd.DataFrame":
     "Per method: mean(method − `reference`) of `metric` over the same items, with its bootstrap interval over items."
-    import pandas as pd
     ref = _find(results, reference, "paired_differences")
     _check_paired(results, ref, reference)
     rows = []
@@ -377,7 +376,6 @@ def mi_proxy(gen: Generator, pairs: list, a_mode: str = "A") -> list[float]:
 
 def min_k_table(sweep: dict, baselines: dict) -> "pd.DataFrame":
     "sweep {K: greedy-A rate of c*}, baselines {method: EM} → the smallest K whose c* rate reaches each baseline's EM."
-    import pandas as pd
     rows = []
     for m, em in baselines.items():
         ks = [k for k in sorted(sweep) if sweep[k] >= em]
@@ -399,7 +397,6 @@ def mode_separation(gen: Generator, pairs: list, c_star: torch.Tensor, q_mode: s
 @torch.no_grad()
 def slot_intervention(gen: Generator, pairs: list, c_star: torch.Tensor, a_mode: str = "A") -> "pd.DataFrame":
     "For each slot k: swap it with the next pair's slot k; mean A-loss increase and fraction of greedy answers changed."
-    import pandas as pd
     mode, golds = gen.mode_embedding(a_mode), [p.answer for p in pairs]
     base_loss = gen.score(gen.stm(mode, c_star), golds)["loss"]
     base_out = gen.generate(gen.stm(mode, c_star), max_new_tokens=24)
@@ -430,7 +427,6 @@ def frame_content_prefixes(gen: Generator, pairs: list, content: torch.Tensor) -
 def factored_reading(gen: Generator, pairs: list, contents: dict, a_mode: str = "A", max_new_tokens: int = 24) -> "pd.DataFrame":
     """Per content set {name: (N, K, d)} and reading (`a_mode`: [A_mode ; c]; `in_frame`: c in the answer frame), and for
     the text question in that frame: match with its bootstrap interval over items, strict EM and the answer loss."""
-    import pandas as pd
     golds, mode = [p.answer for p in pairs], gen.mode_embedding(a_mode)
     reads = {("text question", "in_frame"): [gen.embed(text_prefix_ids(gen, p)) for p in pairs]}
     for name, c in contents.items():

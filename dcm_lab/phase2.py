@@ -4,41 +4,90 @@
 
 # %% ../nbs/35_phase2.ipynb #5adbae49
 from __future__ import annotations
-import math, time, argparse
-import yaml
-from .core import index_groups
-from dataclasses import dataclass
+import math, time, argparse, random, dataclasses
+from dataclasses import dataclass, asdict
 from pathlib import Path
+import yaml
+import pandas as pd
 import torch
-from .generator import Generator
+from .core import index_groups, stable_seed, read_manifest, ManifestError
+from .data import load_pairs
+from .generator import Generator, load_generator
+from .targets import TargetConfig, notebook_config, ensure_targets, load_targets
 from .diffusion import (Diffuser, DiffuserConfig, Normalizer, TrainConfig, CheckpointError, checkpoint_record,
-                               load_diffuser, train_diffuser, diffusion_data)
-from .metrics import per_example, bootstrap_ci
+                               load_diffuser, train_diffuser, diffusion_data, diffuser_recipe)
+from .metrics import per_example, bootstrap_ci, extract_answer
 
 # %% auto #0
-__all__ = ['phase2_targets', 'split_rows', 'run_diffuser', 'load_phase2', 'diffuser_main', 'Phase2Config', 'open_phase2',
-           'score_prefixes', 'answer_with_content', 'evaluate_contents']
+__all__ = ['Phase2Config', 'phase2_config', 'phase2_config_from', 'phase2_targets', 'split_rows', 'run_diffuser', 'load_phase2',
+           'diffuser_main', 'open_phase2', 'score_prefixes', 'answer_with_content', 'evaluate_contents']
+
+# %% ../nbs/35_phase2.ipynb #p2c00002
+@dataclass(frozen=True, kw_only=True)
+class Phase2Config:
+    "Phase 2 whole: its targets, their split and the Diffuser's configs, built once and passed whole."
+    dataset: str = "facts"        # Q-A source of the targets
+    relation: str = "continent"   # facts relation of Phase 2's own targets; "" = Phase 1a-style targets on `dataset`
+    n_pairs: int = 8              # pairs (of the relation, when there is one)
+    targets_dir: str = ""         # where Phase 1a-style targets are stored ("" = the cache)
+    held_out: float = 0.25        # fraction of items held out from the Diffuser
+    seed: int = 0                 # the data order and the split (each nested config carries its own seed)
+    targets: TargetConfig         # how Phase 1a makes the targets (K, restarts, steps, lr, init)
+    diffuser: DiffuserConfig      # the network: K is the targets', d and cond_dim the Generator's embedding size
+    train: TrainConfig            # how the Diffuser is trained
+
+    def __post_init__(self):
+        if self.diffuser.K != self.targets.K:
+            raise ValueError(f"Phase2Config: the Diffuser's K={self.diffuser.K} is not the targets' "
+                             f"K={self.targets.K}: build both with phase2_config(K=…)")
+        if not 0 <= self.held_out < 1:
+            raise ValueError(f"Phase2Config.held_out={self.held_out!r}: takes a fraction in [0, 1)")
+
+def phase2_config(*, d: int, dataset: str = "facts", relation: str = "continent", n_pairs: int = 4,
+                  relation_pairs: int = 8, K: int = 4, restarts: int = 2, max_steps: int = 60, lr: float = 1e-2,
+                  target_init: str = "mean", held_out: float = 0.25, diff_steps: int = 200, diff_width: int = 128,
+                  diff_depth: int = 2, diff_prediction: str = "x0", seed: int = 0,
+                  targets_dir: str = "") -> Phase2Config:
+    """Phase 2's config from the run's parameters, named as the notebooks name them (`d`: the Generator's
+    embedding size). With a `relation` the targets are its own: `relation_pairs` pairs, one restart from
+    `target_init`; without, `n_pairs` Phase 1a targets as 20_targets makes them (`restarts`, its init)."""
+    own = dict(restarts=1, init=target_init) if relation else dict(restarts=restarts)
+    targets = notebook_config(K=K, max_steps=max_steps, lr=lr, seed=seed, **own)
+    dcfg, tcfg = diffuser_recipe(K=K, d=d, steps=diff_steps, seed=seed, width=diff_width, depth=diff_depth,
+                                 prediction=diff_prediction)
+    return Phase2Config(dataset=dataset, relation=relation, n_pairs=relation_pairs if relation else n_pairs,
+                        targets_dir=targets_dir, held_out=held_out, seed=seed, targets=targets, diffuser=dcfg,
+                        train=tcfg)
+
+def phase2_config_from(d: dict, where) -> Phase2Config:
+    """A `Phase2Config` as `asdict` wrote it into a manifest; one this lab's configs no longer take is a
+    `ManifestError` naming the file `where` and what to do."""
+    try:
+        nested = dict(targets=TargetConfig(**{**d["targets"], "betas": tuple(d["targets"]["betas"])}),
+                      diffuser=DiffuserConfig(**d["diffuser"]), train=TrainConfig(**d["train"]))
+        return Phase2Config(**{**d, **nested})
+    except (KeyError, TypeError, ValueError) as e:
+        raise ManifestError(f"{where}: its Phase 2 config does not fit this lab version's configs "
+                            f"({type(e).__name__}: {e}): run 30_diffusion again in this run") from None
 
 # %% ../nbs/35_phase2.ipynb #a92cd952
-def phase2_targets(gen, dataset: str = "facts", relation: str = "", n_pairs: int | None = None, K: int = 4, restarts: int = 2,
-                   max_steps: int = 60, lr: float = 1e-2, target_init: str = "mean", seed: int = 0, targets_dir: str = "",
-                   progress: bool = True, phase1a: dict | None = None):
+def phase2_targets(gen, cfg: Phase2Config, progress: bool = True, phase1a: dict | None = None):
     """→ (targets, folder, the QAPair of each target row). Made or resumed; the relation store is cached by its config.
     Without a relation, `phase1a` (the run's Phase 1a manifest) names the targets to use as they were made."""
-    from dcm_lab.data import load_pairs
-    from dcm_lab.targets import notebook_config, ensure_targets, load_targets
-    if not relation and phase1a:
+    if not cfg.relation and phase1a:
         targets, tdir = load_targets(phase1a["targets"], gen), Path(phase1a["targets"])
         by_id = {p.id: p for p in load_pairs(phase1a["dataset"], seed=phase1a["seed"])}
         return targets, tdir, [by_id[i] for i in targets.ids]
-    if relation:
-        pairs = [p for p in load_pairs(dataset, shuffle=True, seed=seed) if p.id.split("-")[0] == relation][:n_pairs]
-        if not pairs: raise ValueError(f"no {dataset} pairs of relation {relation!r}: a relation is an id prefix such as 'continent' or 'capital'")
-        cfg = notebook_config(K, 1, max_steps, lr, init=target_init, seed=seed)
-        targets, tdir = ensure_targets(gen, pairs, cfg, "", f"{dataset}-{relation}", progress)
+    if cfg.relation:
+        pairs = [p for p in load_pairs(cfg.dataset, shuffle=True, seed=cfg.seed)
+                 if p.id.split("-")[0] == cfg.relation][:cfg.n_pairs]
+        if not pairs:
+            raise ValueError(f"no {cfg.dataset} pairs of relation {cfg.relation!r}: a relation is an id prefix such "
+                             "as 'continent' or 'capital'")
+        targets, tdir = ensure_targets(gen, pairs, cfg.targets, "", f"{cfg.dataset}-{cfg.relation}", progress)
     else:
-        pairs = load_pairs(dataset, limit=n_pairs, shuffle=True, seed=seed)
-        targets, tdir = ensure_targets(gen, pairs, notebook_config(K, restarts, max_steps, lr, seed=seed), targets_dir, dataset, progress)
+        pairs = load_pairs(cfg.dataset, limit=cfg.n_pairs, shuffle=True, seed=cfg.seed)
+        targets, tdir = ensure_targets(gen, pairs, cfg.targets, cfg.targets_dir, cfg.dataset, progress)
     by_id = {p.id: p for p in pairs}
     return targets, tdir, [by_id[i] for i in targets.ids]
 
@@ -46,69 +95,68 @@ def phase2_targets(gen, dataset: str = "facts", relation: str = "", n_pairs: int
 def split_rows(rows: int | list, held_out: float, seed: int = 0) -> tuple[list[int], list[int]]:
     """Seeded split of target rows → (train, held-out) row indices; at least one held out when there are 2+ rows.
     Pass the rows' item ids (not a count) to make the split independent of row order, which follows convergence."""
-    import random
-    from dcm_lab.core import stable_seed
-    if isinstance(rows, int): order = list(range(rows)); random.Random(seed).shuffle(order)
+    if isinstance(rows, int):
+        order = list(range(rows))
+        random.Random(seed).shuffle(order)
     else: order = sorted(range(len(rows)), key=lambda i: stable_seed(seed, rows[i]))
-    n = len(order); k = max(1, int(round(held_out * n))) if n > 1 else 0
+    n = len(order)
+    k = max(1, int(round(held_out * n))) if n > 1 else 0
     return sorted(order[k:]) or sorted(order), sorted(order[:k])
 
 # %% ../nbs/35_phase2.ipynb #eeb54e98
-def run_diffuser(gen, targets, train: list[int], report_dir: str = "", width: int = 128, depth: int = 2, steps: int = 200,
-                 seed: int = 0) -> tuple[Diffuser, Normalizer]:
-    "The run's Diffuser (EMA weights under `report_dir`/diffuser) or, without one, one trained here on the `train` rows."
+def run_diffuser(gen, targets, train: list[int], report_dir: str = "",
+                 cfg: Phase2Config | None = None) -> tuple[Diffuser, Normalizer]:
+    """The run's Diffuser (EMA weights under `report_dir`/diffuser) or, without one, one trained here on the `train`
+    rows with `cfg`'s configs (default: `phase2_config` for these targets and this Generator)."""
     ckpt = Path(report_dir, "diffuser") if report_dir else None
     if ckpt is not None and (ckpt/"config.json").exists():
         want, have = [targets.ids[i] for i in train], checkpoint_record(ckpt)["trained_on"]["ids"]
         if have != want:
-            raise CheckpointError(f"the run's Diffuser at {ckpt} was trained on {len(have)} other items than the {len(want)} "
-                                  "training rows asked for here (another split or other targets): run 30_diffusion again in this run")
-        print("using the run's Diffuser from", ckpt); return load_diffuser(ckpt, device=gen.device)
+            raise CheckpointError(f"the run's Diffuser at {ckpt} was trained on {len(have)} other items than the "
+                                  f"{len(want)} training rows asked for here (another split or other targets): run "
+                                  "30_diffusion again in this run")
+        print("using the run's Diffuser from", ckpt)
+        return load_diffuser(ckpt, device=gen.device)
+    cfg = cfg or phase2_config(d=gen.d, K=targets.best_content.shape[1])
     norm = Normalizer.fit(targets.best_content[train].float())
-    dcfg = DiffuserConfig(K=targets.best_content.shape[1], d=gen.d, cond_dim=gen.d, width=width, depth=depth, heads=4)
-    _, ema, _ = train_diffuser(diffusion_data(gen, targets, norm, train), dcfg,
-                               TrainConfig(steps=steps, lr=1e-3, ema_decay=0.99, ckpt_every=0, seed=seed), norm)
+    _, ema, _ = train_diffuser(diffusion_data(gen, targets, norm, train), cfg.diffuser, cfg.train, norm)
     return ema, norm
 
 # %% ../nbs/35_phase2.ipynb #fbb5e262
 def load_phase2(gen, report_dir) -> dict | None:
-    """This run's Phase 2 as 30_diffusion recorded it — targets, their pairs, the train/held-out split and the Diffuser —
-    or None outside a run. Refuses targets that changed since, and a Diffuser trained on other rows (`run_diffuser`)."""
-    from dcm_lab.core import read_manifest, ManifestError
-    from dcm_lab.data import load_pairs
-    from dcm_lab.targets import load_targets
+    """This run's Phase 2 as 30_diffusion recorded it — targets, their pairs, the train/held-out split, the Diffuser
+    and the `Phase2Config` it was made with (None in a manifest written before the config was recorded) — or None
+    outside a run. Refuses targets that changed since, and a Diffuser trained on other rows (`run_diffuser`)."""
     m = read_manifest(report_dir, "phase2", "30_diffusion", paths=("targets", "diffuser"))
     if m is None: return None
+    where = Path(report_dir, "manifests", "phase2.json")
+    cfg = phase2_config_from(m["config"], where) if "config" in m else None
     targets = load_targets(m["targets"], gen)
-    if targets.ids != m["ids"]: raise ManifestError(f"the targets at {m['targets']} changed since 30_diffusion recorded them: run 30_diffusion again")
-    by_id, pos = {p.id: p for p in load_pairs(m["dataset"], seed=m["seed"])}, {i: n for n, i in enumerate(targets.ids)}
+    if targets.ids != m["ids"]:
+        raise ManifestError(f"the targets at {m['targets']} changed since 30_diffusion recorded them: run "
+                            "30_diffusion again")
+    by_id = {p.id: p for p in load_pairs(m["dataset"], seed=m["seed"])}
+    pos = {i: n for n, i in enumerate(targets.ids)}
     train, held = [pos[i] for i in m["train_ids"]], [pos[i] for i in m["held_ids"]]
     net, norm = run_diffuser(gen, targets, train, report_dir)
-    return dict(targets=targets, pairs=[by_id[i] for i in targets.ids], train=train, held=held, net=net, norm=norm, manifest=m)
+    return dict(targets=targets, pairs=[by_id[i] for i in targets.ids], train=train, held=held, net=net, norm=norm,
+                manifest=m, config=cfg)
 
 # %% ../nbs/35_phase2.ipynb #eco0main
-def _split_params(items: list[str], ap) -> tuple[dict, dict]:
-    "`-p KEY=VALUE` items → (DiffuserConfig fields, TrainConfig fields), values as YAML; unknown keys out."
-    dkw, tkw = {}, {}
+def _split_params(items: list[str], ap) -> dict:
+    "`-p KEY=VALUE` items → {field: value}, values as YAML, each a DiffuserConfig or TrainConfig field; others refused."
+    fields, kw = {**DiffuserConfig.__dataclass_fields__, **TrainConfig.__dataclass_fields__}, {}
     for s in items:
         k, sep, v = s.partition("=")
-        if not sep or not (k in DiffuserConfig.__dataclass_fields__ or k in TrainConfig.__dataclass_fields__):
+        if not sep or k not in fields:
             dk = ", ".join(DiffuserConfig.__dataclass_fields__)
             tk = ", ".join(TrainConfig.__dataclass_fields__)
             ap.error(f"-p {s!r}: expected KEY=VALUE with KEY a DiffuserConfig field ({dk}) or a TrainConfig "
                      f"field ({tk})")
-        (dkw if k in DiffuserConfig.__dataclass_fields__ else tkw)[k] = yaml.safe_load(v)
-    return dkw, tkw
+        kw[k] = yaml.safe_load(v)
+    return kw
 
-def diffuser_main(argv: list[str] | None = None) -> Path:
-    """Diffuser training as a command, for one process (`python scripts/train_diffuser.py …`) or many
-    (`accelerate launch … scripts/train_diffuser.py …`): trains on a target store's items (the seeded
-    `split_rows` train side; questions from the store's records, conditions from the Generator's embeddings)
-    into one checkpoint at `--out` (resumed when it exists). Each of N processes draws `batch_size` rows a
-    step: the effective batch is N × batch_size, printed and recorded. Returns the checkpoint folder."""
-    from accelerate import PartialState
-    from dcm_lab.generator import load_generator
-    from dcm_lab.targets import load_targets
+def _main_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="train_diffuser",
                                  description="a Diffuser on a target store, in 1 or N processes")
     ap.add_argument("--targets", required=True, help="a target store (20_targets, scripts/phase1a.py)")
@@ -121,11 +169,22 @@ def diffuser_main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--cpu", action="store_true", help="CPU processes (gloo) even where CUDA is present")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                    help="a DiffuserConfig or TrainConfig field, e.g. -p steps=2000 -p width=256")
+                    help="a DiffuserConfig or TrainConfig field over diffuser_recipe's, e.g. -p steps=2000 -p width=256")
+    return ap
+
+def diffuser_main(argv: list[str] | None = None) -> Path:
+    """Diffuser training as a command, for one process (`python scripts/train_diffuser.py …`) or many
+    (`accelerate launch … scripts/train_diffuser.py …`): trains on a target store's items (the seeded
+    `split_rows` train side; questions from the store's records, conditions from the Generator's embeddings)
+    into one checkpoint at `--out` (resumed when it exists). Each of N processes draws `batch_size` rows a
+    step: the effective batch is N × batch_size, printed and recorded. Returns the checkpoint folder."""
+    # Accelerate takes seconds to import: only the command needs it
+    from accelerate import PartialState
+    ap = _main_parser()
     a = ap.parse_args(argv)
-    dkw, tkw = _split_params(a.param, ap)
-    # refused here, before any process starts work
-    tcfg = TrainConfig(**tkw)
+    kw = _split_params(a.param, ap)
+    # refused here, before any process starts work (K and d come from the store and the Generator)
+    diffuser_recipe(**{"K": 1, "d": 1, **kw})
     if not Path(a.targets, "meta.json").exists():
         ap.error(f"--targets {a.targets}: no target store there (meta.json missing)")
     state = PartialState(cpu=a.cpu)
@@ -135,7 +194,7 @@ def diffuser_main(argv: list[str] | None = None) -> Path:
     train, held = split_rows(targets.ids, a.held_out, a.seed)
     norm = Normalizer.fit(targets.best_content[train].float())
     data = diffusion_data(gen, targets, norm, train, snapshots=a.snapshots)
-    dcfg = DiffuserConfig(**{**dict(K=targets.best_content.shape[1], d=gen.d, cond_dim=gen.d), **dkw})
+    dcfg, tcfg = diffuser_recipe(**{"K": targets.best_content.shape[1], "d": gen.d, **kw})
     t0 = time.time()
     train_diffuser(data, dcfg, tcfg, norm, ckpt_dir=a.out, progress=state.is_main_process and not a.quiet)
     if state.is_main_process:
@@ -147,35 +206,18 @@ def diffuser_main(argv: list[str] | None = None) -> Path:
     return Path(a.out)
 
 # %% ../nbs/35_phase2.ipynb #c7511f5c
-@dataclass(frozen=True)
-class Phase2Config:
-    "How a notebook opened outside a run builds its small Phase 2 (in a run, the manifest decides and this is unused)."
-    dataset: str = "facts"        # Q-A source of the targets
-    relation: str = "continent"   # facts relation of Phase 2's own targets; "" = Phase 1a-style targets on `dataset`
-    n_pairs: int = 8              # pairs (of the relation, when there is one)
-    K: int = 4                    # content slots
-    restarts: int = 2             # Phase 1a restarts (one with a relation)
-    max_steps: int = 60           # Phase 1a steps per pair
-    lr: float = 1e-2              # Phase 1a learning rate
-    target_init: str = "mean"     # init of the relation targets: a shared start leaves the answer, not the seed, in c*
-    held_out: float = 0.25        # fraction of items held out from the Diffuser
-    width: int = 128              # Diffuser width
-    depth: int = 2                # Diffuser blocks
-    steps: int = 200              # Diffuser training steps
-    seed: int = 0                 # targets, split and training
-    targets_dir: str = ""         # where Phase 1a-style targets are stored ("" = the cache)
-
-def open_phase2(gen, report_dir, cfg: Phase2Config = Phase2Config(), progress: bool = True) -> dict:
+def open_phase2(gen, report_dir, cfg: Phase2Config | None = None, progress: bool = True) -> dict:
     """This run's Phase 2 (`load_phase2`: the manifest 30_diffusion wrote, checked; a `ManifestError` when it is missing
-    or stale), or outside a run a small one built with `cfg` → dict(targets, pairs, train, held, net, norm, targets_dir,
-    manifest (None when built here))."""
+    or stale), or outside a run a small one built with `cfg` (default: `phase2_config` for this Generator) →
+    dict(targets, pairs, train, held, net, norm, targets_dir, config, manifest (None when built here))."""
     ph2 = load_phase2(gen, report_dir)
     if ph2 is not None: return {**ph2, "targets_dir": Path(ph2["manifest"]["targets"])}
-    targets, tdir, pairs = phase2_targets(gen, cfg.dataset, cfg.relation, cfg.n_pairs, cfg.K, cfg.restarts, cfg.max_steps, cfg.lr,
-                                          cfg.target_init, cfg.seed, cfg.targets_dir, progress)
+    cfg = cfg or phase2_config(d=gen.d)
+    targets, tdir, pairs = phase2_targets(gen, cfg, progress)
     train, held = split_rows(targets.ids, cfg.held_out, cfg.seed)
-    net, norm = run_diffuser(gen, targets, train, "", cfg.width, cfg.depth, cfg.steps, cfg.seed)
-    return dict(targets=targets, pairs=pairs, train=train, held=held, net=net, norm=norm, targets_dir=Path(tdir), manifest=None)
+    net, norm = run_diffuser(gen, targets, train, "", cfg)
+    return dict(targets=targets, pairs=pairs, train=train, held=held, net=net, norm=norm, targets_dir=Path(tdir),
+                config=cfg, manifest=None)
 
 # %% ../nbs/35_phase2.ipynb #df8f114b
 @torch.no_grad()
@@ -200,8 +242,6 @@ def evaluate_contents(gen, targets, rows: list[int], contents: dict, mode: str =
     """For named content sets {name: (n, K, d)} over target rows: the Generator's loss on A and its greedy answers through
     `score_prefixes`, read by the gold-free `extract_answer` (as in the evaluation); match/EM/F1 with bootstrap CIs,
     and the em_prefix diagnostic."""
-    import pandas as pd
-    from dcm_lab.metrics import extract_answer
     golds = [targets.records[i]["answer"] for i in rows]
     ci = lambda v: f"[{v[1]:.2f}, {v[2]:.2f}]"
     out = []

@@ -11,10 +11,11 @@ import nbformat, papermill as pm, yaml
 from .core import reports_dir, atomic_write_json, atomic_write_bytes, run_record
 
 # %% auto #0
-__all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'PROFILE_NOTEBOOKS', 'parse_overrides', 'RunError', 'notebooks_dir',
-           'notebook_parameters', 'coerce_parameter', 'resolve_parameters', 'slowest_cells', 'read_params_file',
-           'adopt_targets', 'run_pipeline', 'answer_html', 'answer_markdown', 'key_numbers', 'write_index_html',
-           'check_runs', 'run_curves', 'curves_figure', 'compare_runs']
+__all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'PROFILE_NOTEBOOKS', 'SHARED_PARAMETERS', 'NOTEBOOK_PREFIXES', 'UNPREFIXED',
+           'parse_overrides', 'RunError', 'notebooks_dir', 'notebook_parameters', 'coerce_parameter',
+           'resolve_parameters', 'parameter_problems', 'slowest_cells', 'read_params_file', 'adopt_targets',
+           'run_pipeline', 'answer_html', 'answer_markdown', 'key_numbers', 'write_index_html', 'check_runs',
+           'run_curves', 'curves_figure', 'compare_runs']
 
 # %% ../nbs/90_runs.ipynb #d41862ec
 PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval", "50_tasks", "60_memory"]
@@ -26,14 +27,16 @@ PROFILES = {
     "quickstart": dict(generator_name="smollm2", device="auto", dataset="facts", n_pairs=4, K=4, restarts=2, max_steps=50,
                        lr=1e-2, n_kb=1, kb_steps=6, diff_steps=400, relation="continent", relation_pairs=8, capacity_lengths="4,8", capacity_K="2",
                        capacity_texts=1, compare_inits="", pc_texts=0,
-                       umap=False, eval_seeds=1, n_transfer=1, sweep_K="2", n_sweep=1, sweep_steps=10, n_probe=2, distill_steps=10,
+                       umap=False, eval_seeds=1, eval_n_transfer=1, eval_sweep_K="2", eval_n_sweep=1, eval_sweep_steps=10,
+                       eval_n_probe=2, eval_distill_steps=10,
                        n_sudoku=1, task_steps=30, n_arc=1, encoder_steps=100, query_draws=4, stream_settings="3:1.0,3:0.5",
                        factored_n=2),
     "gpu": dict(generator_name="smollm2", device="cuda", dataset="facts", n_pairs=1000, K=4, restarts=4, max_steps=400,
                 lr=1e-2, n_kb=40, kb_steps=400, diff_steps=20000, relation="", capacity_lengths="8,16,32,64", capacity_K="1,2,4,8",
                 compare_inits="randn,vocab,mean,question,question_first,warm", compare_progressive="0,1",
                 pc_texts=50, pc_tokens=64, pc_K="1,2,4,8", pc_steps=3000,   # the papers' size: 50 SQuAD passages of 64 tokens per point
-                umap=True, eval_seeds=3, n_transfer=200, sweep_K="1,2,8,16", n_sweep=200, sweep_restarts=2, distill_steps=200,
+                umap=True, eval_seeds=3, eval_n_transfer=200, eval_sweep_K="1,2,8,16", eval_n_sweep=200,
+                eval_sweep_restarts=2, eval_distill_steps=200,
                 n_sudoku=200, n_arc=100, task_restarts=2, encoder_steps=3000, query_draws=8, factored_n=200),
 }
 
@@ -88,7 +91,7 @@ def coerce_parameter(name: str, value, default):
     "`value` as the type of `default`, or a `RunError` naming the parameter, the value and the type wanted."
     if isinstance(value, float) and not math.isfinite(value): raise RunError(f"{name}={value}: parameters must be finite numbers")
     if default is None or value is None: return value
-    if isinstance(default, str): return value if isinstance(value, str) else json.dumps(value)   # -p sweep_K=2 → "2"
+    if isinstance(default, str): return value if isinstance(value, str) else json.dumps(value)   # -p eval_sweep_K=2 → "2"
     want = bool if isinstance(default, bool) else int if isinstance(default, int) else float if isinstance(default, float) else type(default)
     ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
     if want is float and isinstance(value, int) and not isinstance(value, bool): return float(value)
@@ -111,6 +114,80 @@ def resolve_parameters(profile: str, overrides: dict, names: list[str], nbs_dir:
                                f"their parameters are: {', '.join(sorted(known))}")
     params = {**PROFILES[profile], **overrides}
     return {n: {k: coerce_parameter(k, v, d[k]) for k, v in params.items() if k in d} for n, d in declared.items()}
+
+# %% ../nbs/90_runs.ipynb #prm00002
+SHARED_PARAMETERS = {   # name → (default, meaning): the parameters several notebooks declare, each meaning one thing
+    "generator_name": ("smollm2", "the Generator: 'smollm2' (packaged), 'tiny' (random, tests), a hub id or a folder"),
+    "device": ("auto", "where the Generator runs: auto | cpu | cuda"),
+    "report_dir": ("", "the run folder figures, summaries and manifests go to ('': outside a run; the runner sets it)"),
+    "targets_dir": ("", "the run's Phase 1a target store ('': a config-named cache folder; the runner sets it)"),
+    "seed": (0, "the notebook's seed: data order, splits, optimisers and sampling"),
+    "dataset": ("facts", "the Q-A dataset of the Phase 1a targets (a `load_pairs` name)"),
+    "n_pairs": (4, "pairs of `dataset` that get Phase 1a targets"),
+    "K": (4, "content slots of the pipeline's QA targets: an STM is [mode ; K slots], K+1 positions"),
+    "restarts": (2, "Phase 1a restarts per pair"),
+    "max_steps": (60, "Phase 1a step budget per row"),
+    "lr": (1e-2, "Phase 1a learning rate"),
+    "umap": (False, "2-D projections by UMAP (slow on CPU: numba compiles) instead of PCA"),
+    "held_out": (0.25, "fraction of Phase 2's items held out from the Diffuser"),
+    "relation": ("continent", "facts relation of Phase 2's own targets ('': this run's Phase 1a targets)"),
+    "relation_pairs": (8, "pairs of that relation"),
+    "target_init": ("mean", "init of Phase 2's own targets"),
+    "diff_steps": (200, "Diffuser training steps"),
+    "diff_width": (128, "Diffuser width"),
+    "diff_depth": (2, "Diffuser blocks"),
+    "sample_steps": (25, "Diffuser DDIM steps per sample"),
+}
+NOTEBOOK_PREFIXES = {   # notebook → the prefix its own parameters carry
+    "10_generator": "generator_", "20_targets": "targets_", "21_diagnostics": "diag_", "25_knowledge": "kb_",
+    "30_diffusion": "diff_", "45_eval": "eval_", "50_tasks": "tasks_", "60_memory": "memory_", "70_study": "study_",
+}
+UNPREFIXED = {   # notebook → its own parameters without its prefix yet: to rename there (and in PROFILES)
+    "10_generator": ("question",),
+    "20_targets": ("init", "progressive", "schedule"),
+    "21_diagnostics": ("capacity_K", "capacity_lengths", "capacity_texts", "compare_inits", "compare_progressive",
+                       "factored_n", "pc_K", "pc_progressive", "pc_steps", "pc_texts", "pc_tokens"),
+    "25_knowledge": ("n_kb",),
+    "50_tasks": ("arc_max_tokens", "n_arc", "n_sudoku", "sudoku_clues", "sudoku_size", "task_restarts", "task_steps"),
+    "60_memory": ("encoder_steps", "query_draws", "read_threshold", "stream_settings", "value_keep", "value_solo"),
+}
+
+def _shared_problems(name: str, nbs: list[str], declared: dict) -> list[str]:
+    "A name several notebooks declare: in SHARED_PARAMETERS, and declared with its one default (value and type)."
+    if name not in SHARED_PARAMETERS:
+        return [f"{name} is declared by {', '.join(nbs)} but is not in SHARED_PARAMETERS: give each notebook its "
+                "own prefixed name, or add it there with its one meaning and default"]
+    want, meaning = SHARED_PARAMETERS[name]
+    return [f"{nb} declares {name} = {declared[nb][name]!r}, but the shared {name} is {want!r} ({meaning})"
+            for nb in nbs if type(declared[nb][name]) is not type(want) or declared[nb][name] != want]
+
+def _own_problems(name: str, nb: str) -> list[str]:
+    "A name one notebook declares: its own, so it carries the notebook's prefix (or is listed in UNPREFIXED)."
+    prefix = NOTEBOOK_PREFIXES.get(nb)
+    if prefix is None: return [f"{nb} declares {name} but has no prefix in NOTEBOOK_PREFIXES: add one"]
+    if name.startswith(prefix) or name in UNPREFIXED.get(nb, ()): return []
+    return [f"{nb}'s own parameter {name} does not carry its prefix {prefix!r}: rename it {prefix}{name} (in the "
+            "notebook and in PROFILES)"]
+
+def parameter_problems(nbs_dir: Path) -> list[str]:
+    """Every way the `parameters` cells of the notebooks in `nbs_dir` let one name mean two things: a name several
+    notebooks declare that is not in `SHARED_PARAMETERS` or that a notebook declares with another default, a
+    notebook's own name without its prefix (`NOTEBOOK_PREFIXES`, less `UNPREFIXED`), and a table entry that no
+    longer applies. [] when every name means one thing."""
+    declared = {f.stem: notebook_parameters(f) for f in sorted(Path(nbs_dir).glob("[0-9]*.ipynb"))}
+    by_name = {}
+    for nb, ps in declared.items():
+        for k in ps: by_name.setdefault(k, []).append(nb)
+    out = []
+    for k, nbs in sorted(by_name.items()):
+        if len(nbs) > 1: out += _shared_problems(k, nbs, declared)
+        elif k not in SHARED_PARAMETERS: out += _own_problems(k, nbs[0])
+    out += [f"SHARED_PARAMETERS[{k!r}]: only {by_name[k][0]} declares it: make it that notebook's own (prefixed)"
+            for k in SHARED_PARAMETERS if len(by_name.get(k, ())) == 1]
+    out += [f"UNPREFIXED[{nb!r}] lists {k}, which {nb} does not declare as its own without its prefix: drop it there"
+            for nb in declared for k in UNPREFIXED.get(nb, ())
+            if by_name.get(k) != [nb] or k.startswith(NOTEBOOK_PREFIXES.get(nb, ""))]
+    return out
 
 # %% ../nbs/90_runs.ipynb #0a0760e8
 def _figures(run_dir: Path, name: str) -> list[str]:

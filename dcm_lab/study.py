@@ -7,7 +7,7 @@ from __future__ import annotations
 import re, json, math, hashlib, inspect, dataclasses
 from collections import defaultdict, Counter
 from pathlib import Path
-import numpy as np, torch
+import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .core import (cache_dir, atomic_write_json, atomic_write_bytes, read_json, stable_seed, run_record, write_manifest,
                           nan_to_none, atomic_save_tensors)
@@ -18,6 +18,9 @@ from .evaluation import (METHODS, EvalConfig, evaluate_method, method_prefixes, 
                                 comparison_sentence, answer_frame, prompt_text, text_prefix_ids, shots_for, distill_content,
                                 ANSWER_INSTRUCTION, FEW_SHOT)
 from .diagnostics import matched_cosine, knn_agreement
+from .targets import notebook_config, ensure_targets
+from .encoder import input_embeddings
+from .diffusion import DiffusionData, Normalizer, train_diffuser, load_diffuser, diffuser_recipe
 
 # %% auto #0
 __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_QUESTIONS', 'ANSWER_COLUMNS', 'wikidata_relation',
@@ -163,7 +166,6 @@ def screen_select(gen, pool: dict, cap: int, max_screen: int, root: Path | None 
     (the headline's reading). Relations are screened in rounds: each takes its first `min_screened` candidates, then the
     next max(8, 2 × still needed), until `cap` kept, `max_screen` screened or the pool is spent; a relation whose
     Generator answers fewer than `min_rate` of its first `min_screened`+ candidates is given up (`given_up`)."""
-    import pandas as pd
     pos, kept, verdict = {r: 0 for r in pool}, {r: [] for r in pool}, {}
     rate = lambda r: sum(verdict[p.id]["match"] == 1 for p in pool[r][:pos[r]]) / max(pos[r], 1)
     given_up = lambda r: pos[r] >= min_screened and rate(r) < min_rate
@@ -233,10 +235,10 @@ def split_study(pairs: list, n_held: int, seed: int = 0) -> tuple[list, list, li
 # %% ../nbs/70_study.ipynb #st000025
 def _digest(*parts) -> str: return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
-def study_targets(gen, pairs: list, arm: str, K: int, restarts: int, max_steps: int, lr: float, seed: int = 0, progress: bool = True):
+def study_targets(gen, pairs: list, arm: str, K: int, restarts: int, max_steps: int, lr: float, seed: int = 0,
+                  progress: bool = True):
     "Phase 1a targets for `pairs` (made or resumed in the config-named cache store) → (targets, folder, config)."
-    from dcm_lab.targets import notebook_config, ensure_targets
-    cfg = notebook_config(K, restarts, max_steps, lr, init="mean", seed=seed)
+    cfg = notebook_config(K=K, restarts=restarts, max_steps=max_steps, lr=lr, init="mean", seed=seed)
     t, d = ensure_targets(gen, pairs, cfg, "", f"study-{arm}", progress)
     return t, d, cfg
 
@@ -246,21 +248,18 @@ def target_rows(targets, ids: list) -> torch.Tensor:
     return targets.best_content[[pos[i] for i in ids]].float()
 
 def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root: Path | None = None, width: int = 128,
-                   depth: int = 2, steps: int = 200, batch_size: int = 64, lr: float = 1e-3, max_len: int = 128, seed: int = 0,
-                   progress: bool = True):
-    """A Diffuser on targets `x` (N, K, d) of `train_ids`, conditioned on `cond_text[id]`; trained (or resumed, or loaded
-    when finished) in a checkpoint folder named by its data and configs → (EMA net, normaliser, folder). The one path
-    every study Diffuser takes, whatever its targets."""
-    from dcm_lab.diffusion import DiffuserConfig, TrainConfig, DiffusionData, Normalizer, train_diffuser, load_diffuser
-    from dcm_lab.encoder import input_embeddings
+                   depth: int = 2, steps: int = 200, batch_size: int = 64, lr: float = 1e-3, max_len: int = 128,
+                   seed: int = 0, progress: bool = True):
+    """A Diffuser on targets `x` (N, K, d) of `train_ids`, conditioned on `cond_text[id]`; its configs from
+    `diffuser_recipe`, trained (or resumed, or loaded when finished) in a checkpoint folder named by its data and
+    configs → (EMA net, normaliser, folder). The one path every study Diffuser takes, whatever its targets."""
     if x.shape[0] != len(train_ids): raise ValueError(f"study_diffuser: {x.shape[0]} targets for {len(train_ids)} ids")
     x = x.float()
     norm = Normalizer.fit(x)
     texts = [cond_text[i] for i in train_ids]
     cond, mask = input_embeddings(gen, texts, max_len)                                      # (N, L, d), (N, L)
-    dcfg = DiffuserConfig(K=x.shape[1], d=gen.d, cond_dim=gen.d, width=width, depth=depth, heads=4, max_cond_len=max_len)
-    tcfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup=min(100, steps // 10),
-                       ema_decay=0.995 if steps >= 1000 else 0.99, ckpt_every=max(1, steps // 10), seed=seed)
+    dcfg, tcfg = diffuser_recipe(K=x.shape[1], d=gen.d, steps=steps, seed=seed, width=width, depth=depth,
+                                 batch_size=batch_size, lr=lr, max_cond_len=max_len)
     key = _digest(hashlib.sha256(x.numpy().tobytes()).hexdigest(), list(train_ids), texts, dataclasses.asdict(dcfg),
                   dataclasses.asdict(tcfg))
     ck = Path(root or cache_dir()/"study")/f"diffuser-{gen.name.replace('/', '_')}-{key}"
@@ -271,7 +270,6 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
 
 def random_targets(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     "Targets of `x`'s shape and statistics (per-dimension mean, one scale) that carry nothing about their items."
-    from dcm_lab.diffusion import Normalizer
     z = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
     return Normalizer.fit(x.float()).inverse(z)
 
@@ -362,7 +360,6 @@ def arm_table(results: list[dict], held: list, unseen: list[bool], fit: dict | N
                          macro_match=mac[0], macro_match_ci=mac[1:], unseen_match=ucs[0], unseen_match_ci=ucs[1:],
                          em=r["em"], f1=r["f1"], loss=r["loss"], em_prefix=r["em_prefix"], fit_match=(fit or {}).get(m),
                          n=r["n"], seeds=r["seeds"]))
-    import pandas as pd
     return pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
 
 def _cell(v):
