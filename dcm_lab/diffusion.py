@@ -12,7 +12,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from huggingface_hub import PyTorchModelHubMixin, ModelCard
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
-from .core import atomic_write_json, atomic_save_tensors, atomic_torch_save, read_json, run_record, stable_seed
+from .core import (atomic_write_json, atomic_save_tensors, atomic_torch_save, read_json, run_record,
+                          stable_seed)
 from .encoder import input_embeddings
 
 # %% auto #0
@@ -43,7 +44,8 @@ def target_for(kind: str, x0, noise, t):
 
 def to_x0_eps(kind: str, out, x_t, t):
     "Network output of type `kind` at (x_t, t) → (x0, ε)."
-    ab = alpha_bar(t).to(x_t)[:, None, None]; a, s = ab.sqrt(), (1 - ab).sqrt()
+    ab = alpha_bar(t).to(x_t)[:, None, None]
+    a, s = ab.sqrt(), (1 - ab).sqrt()
     if kind == "v": return a * x_t - s * out, s * x_t + a * out
     if kind == "eps": return (x_t - s * out) / a.clamp(min=1e-4), out
     if kind == "x0": return out, (x_t - a * out) / s.clamp(min=1e-4)
@@ -51,17 +53,19 @@ def to_x0_eps(kind: str, out, x_t, t):
 
 # %% ../nbs/30_diffusion.ipynb #24bad261
 @torch.no_grad()
-def ddim_sample(denoise, kind: str, shape, steps: int = 50, eta: float = 0.0, generator: torch.Generator | None = None,
-                device="cpu", x_T: torch.Tensor | None = None, progress: bool = False, t_start: float = 1.0) -> torch.Tensor:
-    """DDIM (η = 0) / DDPM-like (η = 1) sampling over `steps` uniform times from `t_start` to 0: from pure noise, or from
-    `x_T` already noised to `t_start` (a warm start, as SDEdit)."""
+def ddim_sample(denoise, kind: str, shape, steps: int = 50, eta: float = 0.0,
+                generator: torch.Generator | None = None, device="cpu", x_T: torch.Tensor | None = None,
+                progress: bool = False, t_start: float = 1.0) -> torch.Tensor:
+    """DDIM (η = 0) / DDPM-like (η = 1) sampling over `steps` uniform times from `t_start` to 0: from pure
+    noise, or from `x_T` already noised to `t_start` (a warm start, as SDEdit)."""
     x = x_T if x_T is not None else torch.randn(shape, generator=generator).to(device)
     ts = torch.linspace(t_start, 0, steps + 1)
     for i in tqdm(range(steps), disable=not progress, leave=False):
         t, s = ts[i].expand(x.shape[0]).to(device), ts[i + 1].expand(x.shape[0]).to(device)
         x0, eps = to_x0_eps(kind, denoise(x, t), x, t)
         ab_t, ab_s = alpha_bar(t)[:, None, None].to(x), alpha_bar(s)[:, None, None].to(x)
-        sigma = eta * ((1 - ab_s) / (1 - ab_t).clamp(min=1e-8) * (1 - ab_t / ab_s.clamp(min=1e-8))).clamp(min=0).sqrt()
+        var = (1 - ab_s) / (1 - ab_t).clamp(min=1e-8) * (1 - ab_t / ab_s.clamp(min=1e-8))
+        sigma = eta * var.clamp(min=0).sqrt()
         x = ab_s.sqrt() * x0 + (1 - ab_s - sigma ** 2).clamp(min=0).sqrt() * eps
         if eta > 0: x = x + sigma * torch.randn(x.shape, generator=generator).to(x)
     return x
@@ -73,15 +77,18 @@ def guided(denoise_cond, denoise_uncond, scale: float):
 
 # %% ../nbs/30_diffusion.ipynb #9bf57a45
 @torch.no_grad()
-def dpm_sample(denoise, kind: str, shape, steps: int = 20, generator: torch.Generator | None = None, device="cpu",
-               n_train: int = 1000) -> torch.Tensor:
+def dpm_sample(denoise, kind: str, shape, steps: int = 20, generator: torch.Generator | None = None,
+               device="cpu", n_train: int = 1000) -> torch.Tensor:
     "DPM-Solver++(2M) from diffusers over the lab's cosine schedule; `denoise(x, t)` takes continuous t."
     # diffusers takes seconds to import and only this sampler uses it
     from diffusers import DPMSolverMultistepScheduler
-    ab = alpha_bar(torch.arange(1, n_train + 1, dtype=torch.float64) / n_train).double().clamp(min=1e-8)   # (n_train,)
+    # (n_train,)
+    ab = alpha_bar(torch.arange(1, n_train + 1, dtype=torch.float64) / n_train).double().clamp(min=1e-8)
     betas = (1 - ab / torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])).clamp(max=0.999)
-    sch = DPMSolverMultistepScheduler(num_train_timesteps=n_train, trained_betas=betas.numpy(), algorithm_type="dpmsolver++", solver_order=2,
-                                      prediction_type={"eps": "epsilon", "x0": "sample", "v": "v_prediction"}[kind], final_sigmas_type="zero")
+    sch = DPMSolverMultistepScheduler(num_train_timesteps=n_train, trained_betas=betas.numpy(),
+                                      algorithm_type="dpmsolver++", solver_order=2,
+                                      prediction_type={"eps": "epsilon", "x0": "sample",
+                                                       "v": "v_prediction"}[kind], final_sigmas_type="zero")
     sch.set_timesteps(steps)
     x = torch.randn(shape, generator=generator).to(device) * sch.init_noise_sigma
     for k in sch.timesteps:
@@ -111,8 +118,9 @@ class DiffuserConfig:
     depth: int = 4              # blocks
     heads: int = 4              # attention heads
     max_cond_len: int = 128     # longest conditioning input (positions are learned)
-    prediction: str = "x0"      # eps | x0 | v — x0 weighs every noise level in content space, where the Generator reads;
-                                #   on 18 continent targets x0 fit them (train EM 0.94) where v did not (EM 0; see the walkthrough)
+    prediction: str = "x0"      # eps | x0 | v — x0 weighs every noise level in content space, where the
+                                #   Generator reads; on 18 continent targets x0 fit them (train EM 0.94)
+                                #   where v did not (EM 0; see the walkthrough)
     cond_dropout: float = 0.1   # probability of training with the null condition (enables guidance)
     self_cond: bool = False     # feed back the previous x0 estimate (LD4LG uses p = 0.5)
     arch: str = "transformer"   # the network: a key of `DIFFUSERS`, which training and loading build
@@ -121,7 +129,8 @@ class DiffuserConfig:
         pos = (lambda v: v >= 1, "≥ 1")
         ints = dict(K=pos, d=pos, cond_dim=pos, width=pos, depth=pos, heads=pos, max_cond_len=pos)
         check_fields(self, ints, dict(cond_dropout=(lambda v: 0 <= v < 1, "in [0, 1)")))
-        if self.width % self.heads: raise ValueError(f"DiffuserConfig.width={self.width} must be a multiple of heads={self.heads}")
+        if self.width % self.heads:
+            raise ValueError(f"DiffuserConfig.width={self.width} must be a multiple of heads={self.heads}")
         if self.prediction not in ("eps", "x0", "v"):
             raise ValueError(f"DiffuserConfig.prediction must be eps, x0 or v, got {self.prediction!r}")
         if not isinstance(self.self_cond, bool):
@@ -178,12 +187,17 @@ class DiffuserBase(nn.Module, PyTorchModelHubMixin, library_name="dcm_lab", tags
 
 class _Attn(nn.Module):
     def __init__(self, w, heads):
-        super().__init__(); self.h = heads; self.q, self.kv, self.o = nn.Linear(w, w), nn.Linear(w, 2 * w), nn.Linear(w, w)
+        super().__init__()
+        self.h = heads
+        self.q, self.kv, self.o = nn.Linear(w, w), nn.Linear(w, 2 * w), nn.Linear(w, w)
     def forward(self, x, ctx, mask=None, return_attn=False):
-        B, N, W = x.shape; L = ctx.shape[1]
+        B, N, W = x.shape
+        L = ctx.shape[1]
         q = self.q(x).view(B, N, self.h, -1).transpose(1, 2)                               # (B, h, N, w/h)
-        k, v = self.kv(ctx).view(B, L, 2, self.h, -1).permute(2, 0, 3, 1, 4)               # (B, h, L, w/h) each
-        m = mask[:, None, None, :] if mask is not None else None                           # (B, 1, 1, L) True = attend
+        # (B, h, L, w/h) each
+        k, v = self.kv(ctx).view(B, L, 2, self.h, -1).permute(2, 0, 3, 1, 4)
+        # (B, 1, 1, L) True = attend
+        m = mask[:, None, None, :] if mask is not None else None
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
         att = None
         if return_attn:
@@ -198,7 +212,9 @@ class _Block(nn.Module):
         self.n1, self.n2, self.n3 = (nn.LayerNorm(w, elementwise_affine=False) for _ in range(3))
         self.self_attn, self.cross_attn = _Attn(w, heads), _Attn(w, heads)
         self.mlp = nn.Sequential(nn.Linear(w, 4 * w), nn.GELU(), nn.Linear(4 * w, w))
-        self.ada = nn.Linear(w, 9 * w); nn.init.zeros_(self.ada.weight); nn.init.zeros_(self.ada.bias)
+        self.ada = nn.Linear(w, 9 * w)
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
     def forward(self, x, ctx, mask, temb, return_attn=False):
         s1, b1, g1, s2, b2, g2, s3, b3, g3 = self.ada(temb)[:, None].chunk(9, -1)
         h = self.n1(x) * (1 + s1) + b1
@@ -217,9 +233,12 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([a.cos(), a.sin()], -1)
 
 class Diffuser(DiffuserBase):
-    "Predicts the diffusion output for noisy content x_t (B, K, d) given input embeddings (B, L, cond_dim) and t (B,)."
+    """Predicts the diffusion output for noisy content x_t (B, K, d) given input embeddings (B, L, cond_dim)
+    and t (B,)."""
     def __init__(self, config: DiffuserConfig | dict):
-        super().__init__(config); cfg = self.cfg; w = cfg.width
+        super().__init__(config)
+        cfg = self.cfg
+        w = cfg.width
         self.inp = nn.Linear(cfg.d * (2 if cfg.self_cond else 1), w)
         self.slot_pos = nn.Parameter(torch.randn(cfg.K, w) * 0.02)
         self.cond_in = nn.Linear(cfg.cond_dim, w)
@@ -227,28 +246,36 @@ class Diffuser(DiffuserBase):
         self.null_cond = nn.Parameter(torch.randn(1, 1, w) * 0.02)
         self.t_mlp = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
         self.blocks = nn.ModuleList(_Block(w, cfg.heads) for _ in range(cfg.depth))
-        self.out_norm = nn.LayerNorm(w); self.out = nn.Linear(w, cfg.d)
-        nn.init.zeros_(self.out.weight); nn.init.zeros_(self.out.bias)
+        self.out_norm = nn.LayerNorm(w)
+        self.out = nn.Linear(w, cfg.d)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def encode_cond(self, cond, mask, drop=None):
         "Input embeddings → context (B, L, w); rows with `drop` True get the learned null condition instead."
         B, L, _ = cond.shape
         if L > self.cfg.max_cond_len:
-            raise ValueError(f"conditioning input of {L} tokens exceeds max_cond_len={self.cfg.max_cond_len}: raise it in DiffuserConfig")
+            raise ValueError(f"conditioning input of {L} tokens exceeds "
+                             f"max_cond_len={self.cfg.max_cond_len}: raise it in DiffuserConfig")
         ctx = self.cond_in(cond) + self.cond_pos[:L]
-        if drop is not None:        # every training step, dropped rows or not: DDP needs null_cond in each step's graph
+        if drop is not None:        # every training step, dropped rows or not: DDP needs null_cond in each
+                                    #   step's graph
             ctx = torch.where(drop[:, None, None], self.null_cond.expand(B, L, -1), ctx)
-            mask = mask.clone(); mask[drop] = False; mask[drop, 0] = True                 # null: attend to one null token
+            mask = mask.clone()
+            mask[drop] = False
+            mask[drop, 0] = True  # null: attend to one null token
         return ctx, mask
 
     def forward(self, x_t, t, cond, mask, drop=None, x0_prev=None, return_attn=False):
-        if self.cfg.self_cond: x_t = torch.cat([x_t, x0_prev if x0_prev is not None else torch.zeros_like(x_t)], -1)
+        if self.cfg.self_cond:
+            x_t = torch.cat([x_t, x0_prev if x0_prev is not None else torch.zeros_like(x_t)], -1)
         h = self.inp(x_t) + self.slot_pos                                                  # (B, K, w)
         temb = self.t_mlp(timestep_embedding(t, self.cfg.width))                           # (B, w)
         ctx, mask = self.encode_cond(cond, mask, drop)
         atts = []
         for blk in self.blocks:
-            h, a = blk(h, ctx, mask, temb, return_attn); atts.append(a)
+            h, a = blk(h, ctx, mask, temb, return_attn)
+            atts.append(a)
         out = self.out(self.out_norm(h))                                                   # (B, K, d)
         return (out, atts) if return_attn else out
 
@@ -276,25 +303,32 @@ class Normalizer:
     mean: torch.Tensor      # (d,)
     scale: float
     @classmethod
-    def fit(cls, x: torch.Tensor): return cls(x.reshape(-1, x.shape[-1]).mean(0), x.reshape(-1, x.shape[-1]).std().item())
+    def fit(cls, x: torch.Tensor):
+        return cls(x.reshape(-1, x.shape[-1]).mean(0), x.reshape(-1, x.shape[-1]).std().item())
     def __call__(self, x): return (x - self.mean.to(x)) / self.scale
     def inverse(self, z): return z * self.scale + self.mean.to(z)
 
 def diffusion_data(gen, targets, norm: Normalizer, rows: list[int] | None = None, snapshots: bool = False,
                    snapshot_weight: float = 0.3, max_len: int = 128) -> DiffusionData:
-    "Conditions (questions) and normalised c* for the chosen target rows, optionally plus deep-supervision snapshots."
+    """Conditions (questions) and normalised c* for the chosen target rows, optionally plus deep-supervision
+    snapshots."""
     rows = list(range(len(targets.records))) if rows is None else rows
     qs = [targets.records[i]["question"] for i in rows]
     cond, mask = input_embeddings(gen, qs, max_len)
     x0 = norm(targets.best_content[rows].float())
-    w = torch.ones(len(rows)); ids = [targets.records[i]["id"] for i in rows]
+    w = torch.ones(len(rows))
+    ids = [targets.records[i]["id"] for i in rows]
     if snapshots and targets.snapshots is not None:
-        idx, snap = targets.snapshots; pos = {r: j for j, r in enumerate(rows)}; best = targets.best
-        keep = [m for m in range(len(idx)) if int(idx[m, 0]) in pos and int(idx[m, 1]) == int(best[idx[m, 0]])]
+        idx, snap = targets.snapshots
+        pos = {r: j for j, r in enumerate(rows)}
+        best = targets.best
+        keep = [m for m in range(len(idx)) if int(idx[m, 0]) in pos
+                and int(idx[m, 1]) == int(best[idx[m, 0]])]
         if keep:
             j = torch.tensor([pos[int(idx[m, 0])] for m in keep])
             cond, mask = torch.cat([cond, cond[j]]), torch.cat([mask, mask[j]])
-            x0 = torch.cat([x0, norm(snap[keep].float())]); w = torch.cat([w, torch.full((len(keep),), snapshot_weight)])
+            x0 = torch.cat([x0, norm(snap[keep].float())])
+            w = torch.cat([w, torch.full((len(keep),), snapshot_weight)])
             ids = ids + [ids[k] for k in j.tolist()]
     return DiffusionData(cond, mask, x0, w, ids)
 
@@ -327,15 +361,16 @@ class TrainConfig:
 # the recipe's fixed defaults: a Phase 2-sized network, trained at 1e-3 in batches of 64
 RECIPE = dict(width=128, depth=2, heads=4, max_cond_len=128, batch_size=64, lr=1e-3)
 
-def diffuser_recipe(*, K: int, d: int, steps: int = 200, seed: int = 0, **kw) -> tuple[DiffuserConfig, TrainConfig]:
-    """The lab's one recipe for a Diffuser's configs, which 30_diffusion, the Phase 2 harness, the study and the
-    scripts all build through: `RECIPE`, then what follows from `steps` (warmup min(100, steps // 10), EMA decay
-    0.995 from 1,000 steps on and 0.99 below, a checkpoint every tenth of the run), `cond_dim` = `d` (v1's Input
-    Encoder is the Generator's embedding layer), then any field of either config named in `kw`."""
+def diffuser_recipe(*, K: int, d: int, steps: int = 200, seed: int = 0,
+                    **kw) -> tuple[DiffuserConfig, TrainConfig]:
+    """The lab's one recipe for a Diffuser's configs, which 30_diffusion, the Phase 2 harness, the study and
+    the scripts all build through: `RECIPE`, then what follows from `steps` (warmup min(100, steps // 10), EMA
+    decay 0.995 from 1,000 steps on and 0.99 below, a checkpoint every tenth of the run), `cond_dim` = `d`
+    (v1's Input Encoder is the Generator's embedding layer), then any field of either config named in `kw`."""
     dk, tk = DiffuserConfig.__dataclass_fields__, TrainConfig.__dataclass_fields__
     if bad := sorted(set(kw) - set(dk) - set(tk)):
-        raise ValueError(f"diffuser_recipe: {bad} are not fields of DiffuserConfig ({', '.join(dk)}) or TrainConfig "
-                         f"({', '.join(tk)})")
+        raise ValueError(f"diffuser_recipe: {bad} are not fields of DiffuserConfig ({', '.join(dk)}) or "
+                         f"TrainConfig ({', '.join(tk)})")
     rules = dict(cond_dim=d, warmup=min(100, steps // 10), ema_decay=0.995 if steps >= 1000 else 0.99,
                  ckpt_every=max(1, steps // 10))
     v = {**RECIPE, **rules, **kw, "K": K, "d": d, "steps": steps, "seed": seed}
@@ -361,21 +396,24 @@ def check_data(data: DiffusionData, dcfg: DiffuserConfig) -> None:
                          "diffusion_data(…)")
 
 # %% ../nbs/30_diffusion.ipynb #ckp00001
-class CheckpointError(ValueError): "A Diffuser checkpoint that does not agree with its record; the message says what to do."
+class CheckpointError(ValueError):
+    "A Diffuser checkpoint that does not agree with its record; the message says what to do."
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 @torch.no_grad()
 def denoise_eval(net, data: DiffusionData, ts=(0.1, 0.5, 0.9), seed: int = 0, chunk: int = 256) -> float:
-    "A deterministic figure of fit: mean MSE on the prediction target over `data` at fixed t with seeded noise (recorded with each checkpoint)."
+    """A deterministic figure of fit: mean MSE on the prediction target over `data` at fixed t with seeded
+    noise (recorded with each checkpoint)."""
     dev, g, tot = next(net.parameters()).device, torch.Generator().manual_seed(seed), 0.0
     for t in ts:
         noise = torch.randn(data.x0.shape, generator=g)                                        # (N, K, d)
         for i in range(0, len(data.x0), chunk):
             x0, n = data.x0[i:i + chunk].float(), noise[i:i + chunk]
             tt = torch.full((len(x0),), float(t))
-            out = net(q_sample(x0, tt, n).to(dev), tt.to(dev), data.cond[i:i + chunk].to(dev), data.mask[i:i + chunk].to(dev)).float().cpu()
+            out = net(q_sample(x0, tt, n).to(dev), tt.to(dev), data.cond[i:i + chunk].to(dev),
+                      data.mask[i:i + chunk].to(dev)).float().cpu()
             tot += ((out - target_for(net.cfg.prediction, x0, n, tt)) ** 2).sum().item()
     return tot / (len(ts) * data.x0.numel())
 
@@ -390,34 +428,43 @@ def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: 
     (how it ran: precision, processes, effective batch, every rank's last loss) — then remove older sets. A
     write killed half-way leaves the previous set in force. The weights carry the normaliser (buffers); the
     state file holds tensors and numbers only."""
-    path = Path(path); path.mkdir(parents=True, exist_ok=True); run = run or {}
-    files = {"model": f"model-{step:07d}.safetensors", "ema": f"ema-{step:07d}.safetensors", "state": f"state-{step:07d}.pt"}
-    atomic_save_tensors(path/files["model"], model.state_dict()); atomic_save_tensors(path/files["ema"], ema.module.state_dict())
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    run = run or {}
+    files = {"model": f"model-{step:07d}.safetensors", "ema": f"ema-{step:07d}.safetensors",
+             "state": f"state-{step:07d}.pt"}
+    atomic_save_tensors(path/files["model"], model.state_dict())
+    atomic_save_tensors(path/files["ema"], ema.module.state_dict())
     cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-    atomic_torch_save(path/files["state"], dict(opt=opt.state_dict(), step=step, losses=losses, rng=torch.get_rng_state(),
-                                                cuda_rng=cuda_rng, rank_losses=run.get("rank_losses", []),
-                                                norm_mean=norm.mean, norm_scale=norm.scale))
+    state = dict(opt=opt.state_dict(), step=step, losses=losses, rng=torch.get_rng_state(), cuda_rng=cuda_rng,
+                 rank_losses=run.get("rank_losses", []), norm_mean=norm.mean, norm_scale=norm.scale)
+    atomic_torch_save(path/files["state"], state)
     ids = trained_ids(data)
     rec = {k: v for k, v in run.items() if k != "rank_losses"}
-    atomic_write_json(path/"config.json", dict(diffuser=asdict(dcfg), train=asdict(tcfg), step=step, files=files,
-                                               sha256={k: _sha256(path/f) for k, f in files.items()},
-                                               trained_on=dict(rows=len(data.x0), items=len(ids), ids=ids),
-                                               last_loss=losses[-1] if losses else None, ema_denoise_eval=denoise_eval(ema.module, data),
-                                               run=rec, **run_record()))
+    record = dict(diffuser=asdict(dcfg), train=asdict(tcfg), step=step, files=files,
+                  sha256={k: _sha256(path/f) for k, f in files.items()},
+                  trained_on=dict(rows=len(data.x0), items=len(ids), ids=ids),
+                  last_loss=losses[-1] if losses else None, ema_denoise_eval=denoise_eval(ema.module, data),
+                  run=rec, **run_record())
+    atomic_write_json(path/"config.json", record)
     # older sets (and the unnamed files of earlier versions)
     for f in path.iterdir():
         if f.suffix in (".safetensors", ".pt") and f.name not in files.values(): f.unlink()
 
 def checkpoint_record(path: Path) -> dict:
-    "The verified record of a checkpoint: config.json, with every file it names present and matching its sha256."
+    "The verified record of a checkpoint: config.json, every file it names present and matching its sha256."
     path = Path(path)
-    if not (path/"config.json").exists(): raise CheckpointError(f"no Diffuser checkpoint at {path} (config.json missing)")
+    if not (path/"config.json").exists():
+        raise CheckpointError(f"no Diffuser checkpoint at {path} (config.json missing)")
     meta = read_json(path/"config.json")
-    if "files" not in meta: raise CheckpointError(f"{path} is a checkpoint of an earlier lab version without file hashes: retrain it")
+    if "files" not in meta:
+        raise CheckpointError(f"{path} is a checkpoint of an earlier lab version without file hashes: "
+                              "retrain it")
     for k, f in meta["files"].items():
         if not (path/f).exists() or _sha256(path/f) != meta["sha256"][k]:
-            raise CheckpointError(f"{path/f} is missing or does not match the sha256 recorded in {path/'config.json'}: the "
-                                  "checkpoint was altered or torn; delete the folder and retrain")
+            raise CheckpointError(f"{path/f} is missing or does not match the sha256 recorded in "
+                                  f"{path/'config.json'}: the checkpoint was altered or torn; delete the "
+                                  "folder and retrain")
     return meta
 
 def _state(path: Path, meta: dict) -> dict:
@@ -476,16 +523,18 @@ def _resume(ck: Path, model, ema, opt, data, dcfg) -> tuple[int, list, list]:
     if meta["trained_on"]["ids"] != trained_ids(data) or not same_cfg:
         raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it "
                               "with the same data and config, or train into a new folder")
-    model.load_state_dict(_weights(ck, meta, "model")); ema.module.load_state_dict(_weights(ck, meta, "ema"))
+    model.load_state_dict(_weights(ck, meta, "model"))
+    ema.module.load_state_dict(_weights(ck, meta, "ema"))
     st = _state(ck, meta)
-    opt.load_state_dict(st["opt"]); torch.set_rng_state(st["rng"])
+    opt.load_state_dict(st["opt"])
+    torch.set_rng_state(st["rng"])
     if st.get("cuda_rng") and torch.cuda.is_available() and len(st["cuda_rng"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(st["cuda_rng"])
     return st["step"], list(st["losses"]), list(st.get("rank_losses", []))
 
 def _start(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig, norm: Normalizer, ckpt_dir) -> tuple:
-    """A model, its AdamW optimiser and EMA, fresh from `tcfg.seed`, or as the checkpoint in `ckpt_dir` left them
-    → (model, opt, ema, step, losses, rank_losses)."""
+    """A model, its AdamW optimiser and EMA, fresh from `tcfg.seed`, or as the checkpoint in `ckpt_dir` left
+    them → (model, opt, ema, step, losses, rank_losses)."""
     torch.manual_seed(tcfg.seed)
     model = build_diffuser(dcfg).set_normalizer(norm)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
@@ -509,7 +558,9 @@ def _train_step(model, opt, acc, data, dcfg, tcfg, step: int, bf16: bool) -> tup
     dev, N = acc.device, len(data.x0)
     i = torch.randint(0, N, (min(tcfg.batch_size, N),))
     x0, cond, mask, w = data.x0[i].to(dev), data.cond[i].to(dev), data.mask[i].to(dev), data.weight[i].to(dev)
-    t = torch.rand(len(i), device=dev); noise = torch.randn_like(x0); x_t = q_sample(x0, t, noise)
+    t = torch.rand(len(i), device=dev)
+    noise = torch.randn_like(x0)
+    x_t = q_sample(x0, t, noise)
     drop = torch.rand(len(i), device=dev) < dcfg.cond_dropout
     x0_prev = None
     if dcfg.self_cond and torch.rand(()) < 0.5:
@@ -522,16 +573,18 @@ def _train_step(model, opt, acc, data, dcfg, tcfg, step: int, bf16: bool) -> tup
     loss = ((out.float() - target_for(dcfg.prediction, x0, noise, t)) ** 2).mean((1, 2))
     loss = (loss * w).sum() / w.sum()
     if not torch.isfinite(loss):
-        raise FloatingPointError(f"Diffuser loss is {loss.item()} at step {step}: lower the lr or check the targets")
-    opt.zero_grad(set_to_none=True); acc.backward(loss)
+        raise FloatingPointError(f"Diffuser loss is {loss.item()} at step {step}: lower the lr or check the "
+                                 "targets")
+    opt.zero_grad(set_to_none=True)
+    acc.backward(loss)
     gn = acc.clip_grad_norm_(model.parameters(), tcfg.grad_clip if tcfg.grad_clip > 0 else float("inf"))
     opt.step()
     # (num_processes,)
     ranks = acc.gather(loss.detach().float().reshape(1))
     return loss.item(), ranks.cpu(), float(gn), lr
 
-def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig, norm: Normalizer, ckpt_dir=None,
-                   progress: bool = True, stop_at: int | None = None):
+def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig, norm: Normalizer,
+                   ckpt_dir=None, progress: bool = True, stop_at: int | None = None):
     """Train (or resume from `ckpt_dir`) and return (model, ema_model, losses): this process's loss per step.
     Under `accelerate launch` with N processes each draws its own `tcfg.batch_size` rows, so a step sees
     N × batch_size rows (the effective batch, recorded); every rank's loss is gathered each step into the
@@ -544,7 +597,8 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
     # change between calls
     acc = _accelerator(ckpt_dir, tcfg.track)
     model, opt, ema, start, losses, rank_losses = _start(data, dcfg, tcfg, norm, ckpt_dir)
-    # the step whose set is on disk (none before step 1): never rewritten, a torn rewrite would void a finished run
+    # the step whose set is on disk (none before step 1): never rewritten, a torn rewrite would void a
+    # finished run
     saved = start or None
     # each process draws its own batches and noise (DDP averages their gradients); weights start equal
     if acc.num_processes > 1: torch.manual_seed(stable_seed(tcfg.seed, acc.process_index, start) % 2**63)
@@ -568,8 +622,8 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
         if ckpt_dir and tcfg.ckpt_every and (step + 1) % tcfg.ckpt_every == 0:
             if acc.is_main_process: save(step + 1)
             saved = step + 1
-    if ckpt_dir and (stop_at is None or stop_at >= tcfg.steps) and saved != len(losses) and acc.is_main_process:
-        save(len(losses))
+    finished = stop_at is None or stop_at >= tcfg.steps
+    if ckpt_dir and finished and saved != len(losses) and acc.is_main_process: save(len(losses))
     acc.wait_for_everyone()     # every process returns once the checkpoint (written by the main one) exists
     # not end_training(): it would end the process group a launched script still uses
     for tr in acc.trackers: tr.finish()
@@ -578,30 +632,37 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
 
 # %% ../nbs/30_diffusion.ipynb #144dccf4
 @torch.no_grad()
-def generate_content(net: Diffuser, norm: Normalizer, cond, mask, steps: int = 50, guidance: float = 1.0, eta: float = 0.0,
-                     seed: int = 0, sampler: str = "ddim", x_init: torch.Tensor | None = None, t_start: float = 1.0) -> torch.Tensor:
-    """Content (B, K, d) for conditions (B, L, cond_dim): noise → `steps` sampler steps (ddim with η, or dpm) with guidance
-    → de-normalised. With `x_init` (B, K, d) content, start from it noised to `t_start` instead (ddim): the Diffuser keeps
-    what fits the condition and rewrites the rest (streaming updates, memory reads)."""
-    dev = next(net.parameters()).device; cond, mask = cond.to(dev), mask.to(dev)
+def generate_content(net: Diffuser, norm: Normalizer, cond, mask, steps: int = 50, guidance: float = 1.0,
+                     eta: float = 0.0, seed: int = 0, sampler: str = "ddim",
+                     x_init: torch.Tensor | None = None, t_start: float = 1.0) -> torch.Tensor:
+    """Content (B, K, d) for conditions (B, L, cond_dim): noise → `steps` sampler steps (ddim with η, or dpm)
+    with guidance → de-normalised. With `x_init` (B, K, d) content, start from it noised to `t_start` instead
+    (ddim): the Diffuser keeps what fits the condition and rewrites the rest (streaming updates, memory
+    reads)."""
+    dev = next(net.parameters()).device
+    cond, mask = cond.to(dev), mask.to(dev)
     B = cond.shape[0]
     drop = torch.ones(B, dtype=torch.bool, device=dev)
-    den = guided(lambda x, t: net(x, t, cond, mask).float(), lambda x, t: net(x, t, cond, mask, drop).float(), guidance)
+    den = guided(lambda x, t: net(x, t, cond, mask).float(), lambda x, t: net(x, t, cond, mask, drop).float(),
+                 guidance)
     g = torch.Generator().manual_seed(seed)
     if x_init is not None:
         if sampler != "ddim": raise ValueError("a warm start (x_init) needs sampler='ddim'")
         noise = torch.randn((B, net.cfg.K, net.cfg.d), generator=g).to(dev)
         z = ddim_sample(den, net.cfg.prediction, noise.shape, steps, eta, g, dev,
-                        x_T=q_sample(norm(x_init.to(dev).float()), torch.full((B,), t_start, device=dev), noise), t_start=t_start)
+                        x_T=q_sample(norm(x_init.to(dev).float()), torch.full((B,), t_start, device=dev),
+                                     noise), t_start=t_start)
     elif sampler == "dpm": z = dpm_sample(den, net.cfg.prediction, (B, net.cfg.K, net.cfg.d), steps, g, dev)
-    elif sampler == "ddim": z = ddim_sample(den, net.cfg.prediction, (B, net.cfg.K, net.cfg.d), steps, eta, g, dev)
+    elif sampler == "ddim":
+        z = ddim_sample(den, net.cfg.prediction, (B, net.cfg.K, net.cfg.d), steps, eta, g, dev)
     else: raise ValueError(f"sampler must be 'ddim' or 'dpm', got {sampler!r}")
     return norm.inverse(z)
 
 # %% ../nbs/30_diffusion.ipynb #3dd6df05
 @torch.no_grad()
 def attention_map(net: Diffuser, norm: Normalizer, cond, mask, t: float = 0.0, seed: int = 0) -> torch.Tensor:
-    "Cross-attention of every block at time t for generated content: (depth, K, L) for one condition (1, L, ·)."
+    """Cross-attention of every block at time t for generated content: (depth, K, L) for one condition
+    (1, L, ·)."""
     dev = next(net.parameters()).device
     x = norm(generate_content(net, norm, cond, mask, steps=10, seed=seed)).to(dev)
     _, atts = net(x, torch.full((1,), t, device=dev), cond.to(dev), mask.to(dev), return_attn=True)

@@ -12,7 +12,8 @@ from .core import index_groups
 import numpy as np, torch, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .generator import Generator
-from .metrics import per_example, bootstrap_ci, extract_answer, normalize_answer, paired_ratio_ci, paired_diff_ci
+from .metrics import (per_example, bootstrap_ci, extract_answer, normalize_answer, paired_ratio_ci,
+                             paired_diff_ci)
 from .encoder import input_embeddings
 from .diffusion import generate_content
 from .phase2 import score_prefixes
@@ -30,7 +31,8 @@ __all__ = ['METHODS', 'ANSWER_INSTRUCTION', 'FEW_SHOT', 'METRICS', 'TABLE_COLUMN
 @dataclass(frozen=True, kw_only=True)
 class Method:
     "One way to answer held-out items, as `METHODS` holds it."
-    fn: Callable             # (gen, pairs, cfg, **kw) → (prefixes, notes); with `answers`: (gen, pairs, cfg, **kw) → texts
+    fn: Callable             # (gen, pairs, cfg, **kw) → (prefixes, notes); with `answers`: (gen, pairs,
+                             #   cfg, **kw) → texts
     oracle: bool = False     # uses the held-out item's gold at test time: shown apart, never a competitor
     seeded: bool = False     # draws noise: run once per seed, item scores averaged over seeds
     text: bool = False       # reads text inside the shared few-shot answer frame
@@ -40,7 +42,8 @@ class Method:
 METHODS: dict[str, Method] = {}
 
 def register_method(name: str, **kw):
-    "Decorator: register `fn` as method `name` (`Method`'s fields as keywords); the registry is the list of methods."
+    """Decorator: register `fn` as method `name` (`Method`'s fields as keywords); the registry is the list of
+    methods."""
     def deco(fn):
         METHODS[name] = Method(fn=fn, **kw)
         return fn
@@ -49,7 +52,8 @@ def register_method(name: str, **kw):
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig:
     method: str = "diffuser"     # which method answers (a key of METHODS)
-    K: int = 4                   # content slots; truncation and summaries get K+1 tokens, the same budget as the STM
+    K: int = 4                   # content slots; truncation and summaries get K+1 tokens, the same budget
+                                 #   as the STM
     a_mode: str = "A"            # mode token that routes STM content to the answer
     max_new_tokens: int = 24     # greedy answer length
     distill_steps: int = 60      # oracle distillation: optimisation steps
@@ -59,17 +63,20 @@ class EvalConfig:
     seed: int = 0                # random content and Diffuser noise
     def __post_init__(self):
         if self.method not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}, got {self.method!r}: register it with @register_method")
+            raise ValueError(f"method must be one of {list(METHODS)}, got {self.method!r}: register it with "
+                             "@register_method")
         if self.K < 1: raise ValueError(f"K must be ≥ 1, got {self.K}")
 
 # %% ../nbs/45_eval.ipynb #b63f1fce
 ANSWER_INSTRUCTION = "Answer with only the answer: a word or a short phrase, not a sentence."
-FEW_SHOT = (   # (question, answer): generic facts outside the lab's data; `shots_for` drops any that mention an item's answer
+FEW_SHOT = (   # (question, answer): generic facts outside the lab's data; `shots_for` drops any that
+               #   mention an item's answer
     ("How many legs does a spider have?", "eight"),
     ("What do bees make?", "honey"),
     ("What is the tallest mountain in the world?", "Mount Everest"),
     ("Who painted the Mona Lisa?", "Leonardo da Vinci"),
-    ("The Nile is about 6,650 km long and flows north into the Mediterranean Sea.\n\nInto which sea does the Nile flow?",
+    ("The Nile is about 6,650 km long and flows north into the Mediterranean Sea.\n\nInto which sea does "
+     "the Nile flow?",
      "the Mediterranean Sea"),
 )
 
@@ -86,15 +93,19 @@ def shots_for(p, shots: tuple = FEW_SHOT) -> tuple:
 _SLOT = "\x00CONTENT\x00"
 @functools.lru_cache(maxsize=64)
 def answer_frame(gen: Generator, shots: tuple = FEW_SHOT) -> tuple[tuple, tuple]:
-    "Token ids before and after a text method's content: instruction, the few-shot turns, then the content as the last user turn."
+    """Token ids before and after a text method's content: instruction, the few-shot turns, then the content
+    as the last user turn."""
     if getattr(gen.tok, "chat_template", None):
         msgs = [dict(role="system", content=ANSWER_INSTRUCTION)]
         for q, a in shots: msgs += [dict(role="user", content=q), dict(role="assistant", content=a)]
-        text = gen.tok.apply_chat_template(msgs + [dict(role="user", content=_SLOT)], tokenize=False, add_generation_prompt=True)
-    else:                                                                           # a tokenizer without a chat template
-        text = ANSWER_INSTRUCTION + "\n\n" + "".join(f"{q}\nAnswer: {a}\n\n" for q, a in shots) + _SLOT + "\nAnswer:"
+        text = gen.tok.apply_chat_template(msgs + [dict(role="user", content=_SLOT)], tokenize=False,
+                                           add_generation_prompt=True)
+    else:                                   # a tokenizer without a chat template
+        turns = "".join(f"{q}\nAnswer: {a}\n\n" for q, a in shots)
+        text = ANSWER_INSTRUCTION + "\n\n" + turns + _SLOT + "\nAnswer:"
     pre, post = text.split(_SLOT)
-    return tuple(gen.tok.encode(pre, add_special_tokens=False)), tuple(gen.tok.encode(post, add_special_tokens=False))
+    enc = lambda s: tuple(gen.tok.encode(s, add_special_tokens=False))
+    return enc(pre), enc(post)
 
 def text_prefix_ids(gen: Generator, p, content_ids: list[int] | None = None) -> list[int]:
     "A text method's answer prompt for pair `p`: the frame around `content_ids` (default: the tokens of `prompt_text(p)`)."
@@ -105,35 +116,43 @@ def text_prefix_ids(gen: Generator, p, content_ids: list[int] | None = None) -> 
 # %% ../nbs/45_eval.ipynb #bbe55abd
 @torch.no_grad()
 def teacher_logprobs(gen: Generator, pairs: list) -> torch.Tensor:
-    """The full-context Generator's (answer frame + whole prompt) log-probabilities at each gold-answer token, pairs
-    concatenated in order: (N_tok, V). Prompts of one length share a forward (no padding, so the values do not depend on
-    the batch)."""
+    """The full-context Generator's (answer frame + whole prompt) log-probabilities at each gold-answer token,
+    pairs concatenated in order: (N_tok, V). Prompts of one length share a forward (no padding, so the values
+    do not depend on the batch)."""
     prompts, answers = [text_prefix_ids(gen, p) for p in pairs], [gen.token_ids(p.answer) for p in pairs]
     out = [None] * len(pairs)
     for rows in index_groups(map(len, prompts)).values():
-        lp = gen.target_logits(gen.embed([prompts[i] for i in rows]), *gen.pad([answers[i] for i in rows])).log_softmax(-1)   # (n_tok, V), row by row
+        # (n_tok, V), row by row
+        lp = gen.target_logits(gen.embed([prompts[i] for i in rows]),
+                               *gen.pad([answers[i] for i in rows])).log_softmax(-1)
         for i, part in zip(rows, lp.split([len(answers[i]) for i in rows])): out[i] = part
     return torch.cat(out)
 
 def distill_content(gen: Generator, pairs: list, cfg: EvalConfig, progress: bool = False) -> torch.Tensor:
-    "Content (N, K, d) whose [A_mode ; content] matches the full-context Generator's distribution on each gold answer."
-    t_logp = teacher_logprobs(gen, pairs)                                                                 # (N_tok, V)
+    """Content (N, K, d) whose [A_mode ; content] matches the full-context Generator's distribution on each
+    gold answer."""
+    # (N_tok, V)
+    t_logp = teacher_logprobs(gen, pairs)
     ids, mask = gen.pad([gen.token_ids(p.answer) for p in pairs])
     g = torch.Generator().manual_seed(cfg.seed)
-    c = (torch.randn(len(pairs), cfg.K, gen.d, generator=g) * gen.E.float().std().cpu()).to(gen.device).requires_grad_(True)
+    c = torch.randn(len(pairs), cfg.K, gen.d, generator=g) * gen.E.float().std().cpu()          # (N, K, d)
+    c = c.to(gen.device).requires_grad_(True)
     opt = torch.optim.Adam([c], lr=cfg.distill_lr)
     mode = gen.mode_embedding(cfg.a_mode)
     for _ in tqdm(range(cfg.distill_steps), disable=not progress, leave=False, desc="distil"):
         s_logp = gen.target_logits(gen.stm(mode, c), ids, mask).log_softmax(-1)
         kl = F.kl_div(s_logp, t_logp, log_target=True, reduction="batchmean")
-        opt.zero_grad(); kl.backward(); opt.step()
+        opt.zero_grad()
+        kl.backward()
+        opt.step()
     return c.detach()
 
 # %% ../nbs/45_eval.ipynb #262b156c
 def _text_prefixes(gen: Generator, pairs: list, content: list) -> tuple[list, dict]:
     "Content token ids per pair → their answer prompts (embedded) and the notes."
     ids = [text_prefix_ids(gen, p, c) for p, c in zip(pairs, content)]
-    notes = dict(positions=[len(c) for c in content], frame_positions=[len(i) - len(c) for i, c in zip(ids, content)])
+    notes = dict(positions=[len(c) for c in content],
+                 frame_positions=[len(i) - len(c) for i, c in zip(ids, content)])
     return [gen.embed(i) for i in ids], notes
 
 def _stm_prefixes(gen: Generator, cfg, content: torch.Tensor) -> tuple[list, dict]:
@@ -145,7 +164,8 @@ def _stm_prefixes(gen: Generator, cfg, content: torch.Tensor) -> tuple[list, dic
 def _enc(gen: Generator, s: str) -> list[int]: return gen.tok.encode(s, add_special_tokens=False)
 
 def cond_texts(pairs: list, cond_text: dict | None = None) -> list[str]:
-    "The Diffuser's condition of each pair: `cond_text[id]` when given (the study: passage + question), else its question."
+    """The Diffuser's condition of each pair: `cond_text[id]` when given (the study: passage + question),
+    else its question."""
     return [cond_text[p.id] if cond_text else p.question for p in pairs]
 
 @register_method("full_context", text=True)
@@ -159,7 +179,8 @@ def truncation(gen, pairs, cfg, **kw):
 @register_method("summarization", text=True)
 def summarization(gen, pairs, cfg, **kw):
     b = cfg.K + 1
-    outs = gen.generate_text([f"Summarize in at most {b} words:\n{prompt_text(p)}" for p in pairs], max_new_tokens=2 * b)
+    outs = gen.generate_text([f"Summarize in at most {b} words:\n{prompt_text(p)}" for p in pairs],
+                             max_new_tokens=2 * b)
     content = [_enc(gen, o.strip())[:b] for o in outs]
     pre, notes = _text_prefixes(gen, pairs, content)
     return pre, dict(notes, empty_summaries=sum(not c for c in content))
@@ -172,13 +193,16 @@ def random_content(gen, pairs, cfg, norm=None, **kw):
 @register_method("diffuser", seeded=True, needs=("diffuser", "norm"))
 def diffuser(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, **kw):
     cond, msk = input_embeddings(gen, cond_texts(pairs, cond_text))
-    return _stm_prefixes(gen, cfg, generate_content(diffuser, norm, cond, msk, cfg.sample_steps, cfg.guidance, seed=cfg.seed))
+    return _stm_prefixes(gen, cfg,
+                         generate_content(diffuser, norm, cond, msk, cfg.sample_steps, cfg.guidance,
+                                          seed=cfg.seed))
 
 @register_method("diffuser_null", seeded=True, needs=("diffuser", "norm"))
 def diffuser_null(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, **kw):
     "The Diffuser with the learned null condition (guidance 0 keeps only the unconditional branch)."
     cond, msk = input_embeddings(gen, cond_texts(pairs, cond_text))
-    return _stm_prefixes(gen, cfg, generate_content(diffuser, norm, cond, msk, cfg.sample_steps, 0.0, seed=cfg.seed))
+    return _stm_prefixes(gen, cfg,
+                         generate_content(diffuser, norm, cond, msk, cfg.sample_steps, 0.0, seed=cfg.seed))
 
 @register_method("oracle_gold_distill", oracle=True)
 def oracle_gold_distill(gen, pairs, cfg, **kw):
@@ -193,7 +217,8 @@ def _method(cfg: EvalConfig, kw: dict) -> Method:
     m = METHODS[cfg.method]
     if missing := [k for k in m.needs if kw.get(k) is None]:
         raise ValueError(f"method {cfg.method!r} needs {', '.join(f'{k}=' for k in missing)} "
-                         "(c_star: the pairs' Phase 1a targets; diffuser/norm: a trained Diffuser; train: the training pairs)")
+                         "(c_star: the pairs' Phase 1a targets; diffuser/norm: a trained Diffuser; train: "
+                         "the training pairs)")
     return m
 
 def method_prefixes(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> tuple[list, dict]:
@@ -209,7 +234,8 @@ def _mean_cond(gen: Generator, texts: list[str]) -> torch.Tensor:
 
 @register_method("nearest_train", needs=("train", "train_content"))
 def nearest_train(gen, pairs, cfg, train=None, train_content=None, cond_text=None, **kw):
-    sim = _mean_cond(gen, cond_texts(pairs, cond_text)) @ _mean_cond(gen, cond_texts(train, cond_text)).T   # (N, N_tr)
+    # (N, N_tr)
+    sim = _mean_cond(gen, cond_texts(pairs, cond_text)) @ _mean_cond(gen, cond_texts(train, cond_text)).T
     return _stm_prefixes(gen, cfg, train_content[sim.argmax(1)])
 
 @register_method("relation_centroid", needs=("train", "train_content"))
@@ -217,7 +243,8 @@ def relation_centroid(gen, pairs, cfg, train=None, train_content=None, **kw):
     rows = index_groups(p.topic for p in train)
     mean = lambda idx: train_content[idx].float().mean(0)
     every = train_content.float().mean(0)
-    return _stm_prefixes(gen, cfg, torch.stack([mean(rows[p.topic]) if p.topic in rows else every for p in pairs]))
+    return _stm_prefixes(gen, cfg,
+                         torch.stack([mean(rows[p.topic]) if p.topic in rows else every for p in pairs]))
 
 def _top_answer(ps: list) -> str:
     "The most frequent normalised answer of `ps` (as first written); ties go to the answer seen first."
@@ -230,18 +257,21 @@ def _top_answer(ps: list) -> str:
 
 @register_method("answer_prior", answers=True, needs=("train",))
 def answer_prior(gen, pairs, cfg, train=None, **kw):
-    "Each item answered with its topic's most frequent training answer (all training items' when the topic is new)."
+    """Each item answered with its topic's most frequent training answer (all training items' when the topic
+    is new)."""
     by = index_groups(p.topic for p in train)
     overall = _top_answer(train)
     return [_top_answer([train[i] for i in by[p.topic]]) if p.topic in by else overall for p in pairs]
 
 # %% ../nbs/45_eval.ipynb #res00002
-METRICS = ("match", "em", "f1", "em_prefix", "bleu", "loss")   # per_example's readings and the gold answer's log-loss
+METRICS = ("match", "em", "f1", "em_prefix", "bleu", "loss")   # per_example's readings and the gold
+                                                               #   answer's log-loss
 
 def method_result(method: str, K: int, pairs: list, runs: list[dict], oracle: bool = False) -> dict:
-    """One method's result over `pairs` from its runs (one per seed), each holding per example its generated `pred`,
-    teacher-forced `loss` and the `per_example` metrics, `notes` with `positions` and `frame_positions`, and the prefix
-    `lengths`. Item scores are means over seeds; each metric's interval is the bootstrap over items of them."""
+    """One method's result over `pairs` from its runs (one per seed), each holding per example its generated
+    `pred`, teacher-forced `loss` and the `per_example` metrics, `notes` with `positions` and
+    `frame_positions`, and the prefix `lengths`. Item scores are means over seeds; each metric's interval is
+    the bootstrap over items of them."""
     r0, n = runs[0], len(pairs)
     items = {k: np.mean([r[k] for r in runs], 0).tolist() if n else [] for k in METRICS}
     out = dict(method=method, block="oracle" if oracle else "gold-free", K=K, n=n, seeds=len(runs),
@@ -253,9 +283,9 @@ def method_result(method: str, K: int, pairs: list, runs: list[dict], oracle: bo
         m, lo, hi = bootstrap_ci(items[k])
         out[k], out[f"{k}_ci"] = m, (lo, hi)
         out[f"{k}_seed_std"] = float(np.std([np.mean(r[k]) for r in runs])) if len(runs) > 1 else 0.0
-    out.update(items=items, ids=[p.id for p in pairs], preds=r0["pred"], answers=[extract_answer(t) for t in r0["pred"]],
-               item_positions=r0["notes"]["positions"], item_frame_positions=r0["notes"]["frame_positions"],
-               prefix_lengths=r0["lengths"])
+    out.update(items=items, ids=[p.id for p in pairs], preds=r0["pred"],
+               answers=[extract_answer(t) for t in r0["pred"]], item_positions=r0["notes"]["positions"],
+               item_frame_positions=r0["notes"]["frame_positions"], prefix_lengths=r0["lengths"])
     return out
 
 def _run_once(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> dict:
@@ -263,71 +293,80 @@ def _run_once(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> dict:
     golds, m = [p.answer for p in pairs], METHODS[cfg.method]
     if m.answers:                                                        # it feeds the Generator nothing
         preds, n = method_answers(gen, pairs, cfg, **kw), len(pairs)
-        sc, notes, lengths = dict(pred=preds, loss=[math.nan] * n), dict(positions=[0] * n, frame_positions=[0] * n), [0] * n
+        sc, notes = dict(pred=preds, loss=[math.nan] * n), dict(positions=[0] * n, frame_positions=[0] * n)
+        lengths = [0] * n
     else:
         pre, notes = method_prefixes(gen, pairs, cfg, **kw)
         sc, lengths = score_prefixes(gen, pre, golds, cfg.max_new_tokens), [x.shape[0] for x in pre]
     return dict(**sc, **per_example(sc["pred"], golds), notes=notes, lengths=lengths)
 
 def method_answers(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> list[str]:
-    "The texts of a method that answers without the Generator (`Method.answers`), after checking what it needs."
+    """The texts of a method that answers without the Generator (`Method.answers`), after checking what it
+    needs."""
     return _method(cfg, kw).fn(gen, pairs, cfg, **kw)
 
-def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1, label: str | None = None, **kw) -> dict:
-    """Scores of one method over `pairs` (`method_result`'s shape), named `label` (default: the method). Every greedy
-    text is read through `metrics.extract_answer` (one rule for all methods); seeded methods run `seeds` times."""
+def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1, label: str | None = None,
+                    **kw) -> dict:
+    """Scores of one method over `pairs` (`method_result`'s shape), named `label` (default: the method). Every
+    greedy text is read through `metrics.extract_answer` (one rule for all methods); seeded methods run
+    `seeds` times."""
     m = METHODS[cfg.method]
-    runs = [_run_once(gen, pairs, dataclasses.replace(cfg, seed=cfg.seed + s), **kw) for s in range(seeds if m.seeded else 1)]
+    runs = [_run_once(gen, pairs, dataclasses.replace(cfg, seed=cfg.seed + s), **kw)
+            for s in range(seeds if m.seeded else 1)]
     return method_result(label or cfg.method, cfg.K, pairs, runs, oracle=m.oracle)
 
-def evaluate_methods(gen: Generator, pairs: list, cfg: EvalConfig, methods=None, seeds: int = 1, progress: bool = False,
-                     **kw) -> list[dict]:
-    """`evaluate_method` for each of `methods` on the same pairs, in the same order. Default: every registered method
-    whose `needs` are among the keywords given (a method named explicitly without them is refused)."""
+def evaluate_methods(gen: Generator, pairs: list, cfg: EvalConfig, methods=None, seeds: int = 1,
+                     progress: bool = False, **kw) -> list[dict]:
+    """`evaluate_method` for each of `methods` on the same pairs, in the same order. Default: every registered
+    method whose `needs` are among the keywords given (a method named explicitly without them is refused)."""
     methods = methods or [m for m, x in METHODS.items() if all(kw.get(k) is not None for k in x.needs)]
     return [evaluate_method(gen, pairs, dataclasses.replace(cfg, method=m), seeds=seeds, **kw)
             for m in tqdm(methods, disable=not progress, desc="methods", leave=False)]
 
 # %% ../nbs/45_eval.ipynb #e72f91a5
-TABLE_COLUMNS = ("block", "match", "match_ci", "em", "em_ci", "f1", "f1_ci", "loss", "loss_ci", "em_prefix", "n", "seeds",
-                 "example")
+TABLE_COLUMNS = ("block", "match", "match_ci", "em", "em_ci", "f1", "f1_ci", "loss", "loss_ci", "em_prefix",
+                 "n", "seeds", "example")
 
 def _check_paired(results: list[dict], ref: dict, reference: str):
     for r in results:
         if r["ids"] != ref["ids"]:
-            raise ValueError(f"{r['method']} was scored on other items than {reference}: a paired comparison needs the "
-                             "same pairs in the same order")
+            raise ValueError(f"{r['method']} was scored on other items than {reference}: a paired "
+                             "comparison needs the same pairs in the same order")
 
 def _find(results: list[dict], name: str, caller: str) -> dict:
     r = next((r for r in results if r["method"] == name), None)
     if r is None:
-        raise ValueError(f"{caller} needs a {name!r} result among {[r['method'] for r in results]}: evaluate it on the same pairs")
+        raise ValueError(f"{caller} needs a {name!r} result among {[r['method'] for r in results]}: "
+                         "evaluate it on the same pairs")
     return r
 
 def retained_table(results: list[dict], metric: str = "match", reference: str = "full_context", n: int = 1000,
                    seed: int = 0) -> "pd.DataFrame":
-    """The headline of a comparison: per method (gold-free block first, then oracles), the fraction of the `reference`
-    method's `metric` it retains on the same items (paired bootstrap CI) beside its positions; then every reading."""
+    """The headline of a comparison: per method (gold-free block first, then oracles), the fraction of the
+    `reference` method's `metric` it retains on the same items (paired bootstrap CI) beside its positions;
+    then every reading."""
     ref = _find(results, reference, "retained_table")
     _check_paired(results, ref, reference)
     rows = []
     for r in sorted(results, key=lambda r: r.get("block") == "oracle"):
         ratio, lo, hi = paired_ratio_ci(r["items"][metric], ref["items"][metric], n, seed=seed)
-        rows.append({"method": r["method"], "K": r["K"], "positions": r["positions"], "frame_positions": r["frame_positions"],
-                     f"retained_{metric}": ratio, f"retained_{metric}_ci": (lo, hi),
+        rows.append({"method": r["method"], "K": r["K"], "positions": r["positions"],
+                     "frame_positions": r["frame_positions"], f"retained_{metric}": ratio,
+                     f"retained_{metric}_ci": (lo, hi),
                      **{k: r.get(k, "gold-free" if k == "block" else None) for k in TABLE_COLUMNS}})
     return pd.DataFrame(rows)
 
 def paired_differences(results: list[dict], reference: str, metric: str = "match", n: int = 1000,
                        seed: int = 0) -> "pd.DataFrame":
-    "Per method: mean(method − `reference`) of `metric` over the same items, with its bootstrap interval over items."
+    """Per method: mean(method − `reference`) of `metric` over the same items, with its bootstrap interval
+    over items."""
     ref = _find(results, reference, "paired_differences")
     _check_paired(results, ref, reference)
     rows = []
     for r in results:
         d, lo, hi = paired_diff_ci(r["items"][metric], ref["items"][metric], n, seed=seed)
-        rows.append(dict(method=r["method"], block=r.get("block", "gold-free"), reference=reference, metric=metric,
-                         diff=d, diff_ci=(lo, hi), n=r["n"]))
+        rows.append(dict(method=r["method"], block=r.get("block", "gold-free"), reference=reference,
+                         metric=metric, diff=d, diff_ci=(lo, hi), n=r["n"]))
     return pd.DataFrame(rows)
 
 def _ci(v, ci) -> str: return "undefined" if not np.isfinite(v) else f"{v:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}]"
@@ -337,22 +376,24 @@ def _verdict(lo: float, hi: float) -> str:
 
 def comparison_sentence(results: list[dict], arm: str, method: str = "diffuser",
                         references=("answer_prior", "full_context"), metric: str = "match") -> str:
-    """One sentence on `method` from per-item paired differences against each reference present; every method it names is
-    gold-free, and the best gold-free method is named beside it."""
+    """One sentence on `method` from per-item paired differences against each reference present; every method
+    it names is gold-free, and the best gold-free method is named beside it."""
     free = [r for r in results if r.get("block", "gold-free") == "gold-free"]
     for name in (method, *references):
         if any(r["method"] == name for r in results if r not in free):
-            raise ValueError(f"comparison_sentence: {name!r} is an oracle (it uses the gold at test time); compare gold-free methods")
+            raise ValueError(f"comparison_sentence: {name!r} is an oracle (it uses the gold at test time); "
+                             "compare gold-free methods")
     me = _find(free, method, "comparison_sentence")
     refs = [x for x in references if any(r["method"] == x for r in free)]
     parts = []
     for x in refs:
         row = paired_differences(free, x, metric).set_index("method").loc[method]
-        parts.append(f"minus {x} {_ci(row['diff'], row['diff_ci'])} per item ({_verdict(*row['diff_ci'])} it)")
+        diff = _ci(row['diff'], row['diff_ci'])
+        parts.append(f"minus {x} {diff} per item ({_verdict(*row['diff_ci'])} it)")
     best = max(free, key=lambda r: r[metric] if np.isfinite(r[metric]) else -1)
-    return (f"{arm}: {method} {metric} {me[metric]:.2f} [{me[f'{metric}_ci'][0]:.2f}, {me[f'{metric}_ci'][1]:.2f}] "
-            f"(n = {me['n']}, {me['seeds']} seed{'s' * (me['seeds'] > 1)}); " + "; ".join(parts)
-            + f"; best gold-free method: {best['method']} ({best[metric]:.2f}).")
+    return (f"{arm}: {method} {metric} {me[metric]:.2f} [{me[f'{metric}_ci'][0]:.2f}, "
+            f"{me[f'{metric}_ci'][1]:.2f}] (n = {me['n']}, {me['seeds']} seed{'s' * (me['seeds'] > 1)}); "
+            + "; ".join(parts) + f"; best gold-free method: {best['method']} ({best[metric]:.2f}).")
 
 # %% ../nbs/45_eval.ipynb #9e09258b
 @torch.no_grad()
@@ -375,7 +416,8 @@ def mi_proxy(gen: Generator, pairs: list, a_mode: str = "A") -> list[float]:
     return out
 
 def min_k_table(sweep: dict, baselines: dict) -> "pd.DataFrame":
-    "sweep {K: greedy-A rate of c*}, baselines {method: EM} → the smallest K whose c* rate reaches each baseline's EM."
+    """sweep {K: greedy-A rate of c*}, baselines {method: EM} → the smallest K whose c* rate reaches each
+    baseline's EM."""
     rows = []
     for m, em in baselines.items():
         ks = [k for k in sorted(sweep) if sweep[k] >= em]
@@ -384,7 +426,8 @@ def min_k_table(sweep: dict, baselines: dict) -> "pd.DataFrame":
 
 # %% ../nbs/45_eval.ipynb #0441ef3a
 @torch.no_grad()
-def mode_separation(gen: Generator, pairs: list, c_star: torch.Tensor, q_mode: str = "Q", a_mode: str = "A") -> dict:
+def mode_separation(gen: Generator, pairs: list, c_star: torch.Tensor, q_mode: str = "Q",
+                    a_mode: str = "A") -> dict:
     q_out = gen.generate(gen.stm(gen.mode_embedding(q_mode), c_star), max_new_tokens=48)
     a_out = gen.generate(gen.stm(gen.mode_embedding(a_mode), c_star), max_new_tokens=24)
     n = len(pairs)
@@ -396,16 +439,19 @@ def mode_separation(gen: Generator, pairs: list, c_star: torch.Tensor, q_mode: s
 
 @torch.no_grad()
 def slot_intervention(gen: Generator, pairs: list, c_star: torch.Tensor, a_mode: str = "A") -> "pd.DataFrame":
-    "For each slot k: swap it with the next pair's slot k; mean A-loss increase and fraction of greedy answers changed."
+    """For each slot k: swap it with the next pair's slot k; mean A-loss increase and fraction of greedy
+    answers changed."""
     mode, golds = gen.mode_embedding(a_mode), [p.answer for p in pairs]
     base_loss = gen.score(gen.stm(mode, c_star), golds)["loss"]
     base_out = gen.generate(gen.stm(mode, c_star), max_new_tokens=24)
     rows = []
     for k in range(c_star.shape[1]):
-        c = c_star.clone(); c[:, k] = c_star.roll(1, 0)[:, k]
+        c = c_star.clone()
+        c[:, k] = c_star.roll(1, 0)[:, k]
         l = gen.score(gen.stm(mode, c), golds)["loss"]
         o = gen.generate(gen.stm(mode, c), max_new_tokens=24)
-        rows.append(dict(slot=k, loss_increase=(l - base_loss).mean().item(), answers_changed=float(np.mean([a != b for a, b in zip(o, base_out)]))))
+        rows.append(dict(slot=k, loss_increase=(l - base_loss).mean().item(),
+                         answers_changed=float(np.mean([a != b for a, b in zip(o, base_out)]))))
     return pd.DataFrame(rows)
 
 def attention_entropy(att: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -416,7 +462,8 @@ def attention_entropy(att: torch.Tensor, mask: torch.Tensor | None = None) -> to
 
 # %% ../nbs/45_eval.ipynb #fac00002
 def frame_content_prefixes(gen: Generator, pairs: list, content: torch.Tensor) -> list:
-    "Content (N, K, d) placed inside each pair's answer frame where a text method's content goes: (P_i, d) per pair."
+    """Content (N, K, d) placed inside each pair's answer frame where a text method's content goes: (P_i, d)
+    per pair."""
     out = []
     for p, c in zip(pairs, content):
         pre, post = answer_frame(gen, shots_for(p))
@@ -424,9 +471,11 @@ def frame_content_prefixes(gen: Generator, pairs: list, content: torch.Tensor) -
     return out
 
 @torch.no_grad()
-def factored_reading(gen: Generator, pairs: list, contents: dict, a_mode: str = "A", max_new_tokens: int = 24) -> "pd.DataFrame":
-    """Per content set {name: (N, K, d)} and reading (`a_mode`: [A_mode ; c]; `in_frame`: c in the answer frame), and for
-    the text question in that frame: match with its bootstrap interval over items, strict EM and the answer loss."""
+def factored_reading(gen: Generator, pairs: list, contents: dict, a_mode: str = "A",
+                     max_new_tokens: int = 24) -> "pd.DataFrame":
+    """Per content set {name: (N, K, d)} and reading (`a_mode`: [A_mode ; c]; `in_frame`: c in the answer
+    frame), and for the text question in that frame: match with its bootstrap interval over items, strict EM
+    and the answer loss."""
     golds, mode = [p.answer for p in pairs], gen.mode_embedding(a_mode)
     reads = {("text question", "in_frame"): [gen.embed(text_prefix_ids(gen, p)) for p in pairs]}
     for name, c in contents.items():
@@ -437,6 +486,7 @@ def factored_reading(gen: Generator, pairs: list, contents: dict, a_mode: str = 
         sc = score_prefixes(gen, pre, golds, max_new_tokens)
         per = per_example(sc["pred"], golds)
         m, lo, hi = bootstrap_ci(per["match"])
-        rows.append(dict(content=name, reading=how, n=len(pairs), match=m, match_ci=(lo, hi), em=float(np.mean(per["em"])),
-                         a_loss=float(np.mean(sc["loss"])), items=per["match"], example=sc["pred"][0] if pairs else ""))
+        rows.append(dict(content=name, reading=how, n=len(pairs), match=m, match_ci=(lo, hi),
+                         em=float(np.mean(per["em"])), a_loss=float(np.mean(sc["loss"])), items=per["match"],
+                         example=sc["pred"][0] if pairs else ""))
     return pd.DataFrame(rows)

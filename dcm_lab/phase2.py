@@ -14,8 +14,9 @@ from .core import index_groups, stable_seed, read_manifest, ManifestError
 from .data import load_pairs
 from .generator import Generator, load_generator
 from .targets import TargetConfig, notebook_config, ensure_targets, load_targets
-from .diffusion import (Diffuser, DiffuserConfig, Normalizer, TrainConfig, CheckpointError, checkpoint_record,
-                               load_diffuser, train_diffuser, diffusion_data, diffuser_recipe)
+from .diffusion import (Diffuser, DiffuserConfig, Normalizer, TrainConfig, CheckpointError,
+                               checkpoint_record, load_diffuser, train_diffuser, diffusion_data,
+                               diffuser_recipe)
 from .metrics import per_example, bootstrap_ci, extract_answer
 
 # %% auto #0
@@ -27,13 +28,13 @@ __all__ = ['Phase2Config', 'phase2_config', 'phase2_config_from', 'phase2_target
 class Phase2Config:
     "Phase 2 whole: its targets, their split and the Diffuser's configs, built once and passed whole."
     dataset: str = "facts"        # Q-A source of the targets
-    relation: str = "continent"   # facts relation of Phase 2's own targets; "" = Phase 1a-style targets on `dataset`
+    relation: str = "continent"   # facts relation of its own targets; "": Phase 1a-style targets on `dataset`
     n_pairs: int = 8              # pairs (of the relation, when there is one)
     targets_dir: str = ""         # where Phase 1a-style targets are stored ("" = the cache)
     held_out: float = 0.25        # fraction of items held out from the Diffuser
     seed: int = 0                 # the data order and the split (each nested config carries its own seed)
     targets: TargetConfig         # how Phase 1a makes the targets (K, restarts, steps, lr, init)
-    diffuser: DiffuserConfig      # the network: K is the targets', d and cond_dim the Generator's embedding size
+    diffuser: DiffuserConfig      # the network (K: the targets'; d, cond_dim: the Generator's embedding size)
     train: TrainConfig            # how the Diffuser is trained
 
     def __post_init__(self):
@@ -44,9 +45,9 @@ class Phase2Config:
             raise ValueError(f"Phase2Config.held_out={self.held_out!r}: takes a fraction in [0, 1)")
 
 def phase2_config(*, d: int, dataset: str = "facts", relation: str = "continent", n_pairs: int = 4,
-                  relation_pairs: int = 8, K: int = 4, restarts: int = 2, max_steps: int = 60, lr: float = 1e-2,
-                  target_init: str = "mean", held_out: float = 0.25, diff_steps: int = 200, diff_width: int = 128,
-                  diff_depth: int = 2, diff_prediction: str = "x0", seed: int = 0,
+                  relation_pairs: int = 8, K: int = 4, restarts: int = 2, max_steps: int = 60,
+                  lr: float = 1e-2, target_init: str = "mean", held_out: float = 0.25, diff_steps: int = 200,
+                  diff_width: int = 128, diff_depth: int = 2, diff_prediction: str = "x0", seed: int = 0,
                   targets_dir: str = "") -> Phase2Config:
     """Phase 2's config from the run's parameters, named as the notebooks name them (`d`: the Generator's
     embedding size). With a `relation` the targets are its own: `relation_pairs` pairs, one restart from
@@ -72,8 +73,9 @@ def phase2_config_from(d: dict, where) -> Phase2Config:
 
 # %% ../nbs/35_phase2.ipynb #a92cd952
 def phase2_targets(gen, cfg: Phase2Config, progress: bool = True, phase1a: dict | None = None):
-    """→ (targets, folder, the QAPair of each target row). Made or resumed; the relation store is cached by its config.
-    Without a relation, `phase1a` (the run's Phase 1a manifest) names the targets to use as they were made."""
+    """→ (targets, folder, the QAPair of each target row). Made or resumed; the relation store is cached by
+    its config. Without a relation, `phase1a` (the run's Phase 1a manifest) names the targets to use as they
+    were made."""
     if not cfg.relation and phase1a:
         targets, tdir = load_targets(phase1a["targets"], gen), Path(phase1a["targets"])
         by_id = {p.id: p for p in load_pairs(phase1a["dataset"], seed=phase1a["seed"])}
@@ -82,8 +84,8 @@ def phase2_targets(gen, cfg: Phase2Config, progress: bool = True, phase1a: dict 
         pairs = [p for p in load_pairs(cfg.dataset, shuffle=True, seed=cfg.seed)
                  if p.id.split("-")[0] == cfg.relation][:cfg.n_pairs]
         if not pairs:
-            raise ValueError(f"no {cfg.dataset} pairs of relation {cfg.relation!r}: a relation is an id prefix such "
-                             "as 'continent' or 'capital'")
+            raise ValueError(f"no {cfg.dataset} pairs of relation {cfg.relation!r}: a relation is an id "
+                             "prefix such as 'continent' or 'capital'")
         targets, tdir = ensure_targets(gen, pairs, cfg.targets, "", f"{cfg.dataset}-{cfg.relation}", progress)
     else:
         pairs = load_pairs(cfg.dataset, limit=cfg.n_pairs, shuffle=True, seed=cfg.seed)
@@ -93,8 +95,9 @@ def phase2_targets(gen, cfg: Phase2Config, progress: bool = True, phase1a: dict 
 
 # %% ../nbs/35_phase2.ipynb #b917e67b
 def split_rows(rows: int | list, held_out: float, seed: int = 0) -> tuple[list[int], list[int]]:
-    """Seeded split of target rows → (train, held-out) row indices; at least one held out when there are 2+ rows.
-    Pass the rows' item ids (not a count) to make the split independent of row order, which follows convergence."""
+    """Seeded split of target rows → (train, held-out) row indices; at least one held out when there are 2+
+    rows. Pass the rows' item ids (not a count) to make the split independent of row order, which follows
+    convergence."""
     if isinstance(rows, int):
         order = list(range(rows))
         random.Random(seed).shuffle(order)
@@ -106,15 +109,15 @@ def split_rows(rows: int | list, held_out: float, seed: int = 0) -> tuple[list[i
 # %% ../nbs/35_phase2.ipynb #eeb54e98
 def run_diffuser(gen, targets, train: list[int], report_dir: str = "",
                  cfg: Phase2Config | None = None) -> tuple[Diffuser, Normalizer]:
-    """The run's Diffuser (EMA weights under `report_dir`/diffuser) or, without one, one trained here on the `train`
-    rows with `cfg`'s configs (default: `phase2_config` for these targets and this Generator)."""
+    """The run's Diffuser (EMA weights under `report_dir`/diffuser) or, without one, one trained here on the
+    `train` rows with `cfg`'s configs (default: `phase2_config` for these targets and this Generator)."""
     ckpt = Path(report_dir, "diffuser") if report_dir else None
     if ckpt is not None and (ckpt/"config.json").exists():
         want, have = [targets.ids[i] for i in train], checkpoint_record(ckpt)["trained_on"]["ids"]
         if have != want:
-            raise CheckpointError(f"the run's Diffuser at {ckpt} was trained on {len(have)} other items than the "
-                                  f"{len(want)} training rows asked for here (another split or other targets): run "
-                                  "30_diffusion again in this run")
+            raise CheckpointError(f"the run's Diffuser at {ckpt} was trained on {len(have)} other items "
+                                  f"than the {len(want)} training rows asked for here (another split or "
+                                  "other targets): run 30_diffusion again in this run")
         print("using the run's Diffuser from", ckpt)
         return load_diffuser(ckpt, device=gen.device)
     cfg = cfg or phase2_config(d=gen.d, K=targets.best_content.shape[1])
@@ -124,9 +127,10 @@ def run_diffuser(gen, targets, train: list[int], report_dir: str = "",
 
 # %% ../nbs/35_phase2.ipynb #fbb5e262
 def load_phase2(gen, report_dir) -> dict | None:
-    """This run's Phase 2 as 30_diffusion recorded it — targets, their pairs, the train/held-out split, the Diffuser
-    and the `Phase2Config` it was made with (None in a manifest written before the config was recorded) — or None
-    outside a run. Refuses targets that changed since, and a Diffuser trained on other rows (`run_diffuser`)."""
+    """This run's Phase 2 as 30_diffusion recorded it — targets, their pairs, the train/held-out split, the
+    Diffuser and the `Phase2Config` it was made with (None in a manifest written before the config was
+    recorded) — or None outside a run. Refuses targets that changed since, and a Diffuser trained on other
+    rows (`run_diffuser`)."""
     m = read_manifest(report_dir, "phase2", "30_diffusion", paths=("targets", "diffuser"))
     if m is None: return None
     where = Path(report_dir, "manifests", "phase2.json")
@@ -139,12 +143,13 @@ def load_phase2(gen, report_dir) -> dict | None:
     pos = {i: n for n, i in enumerate(targets.ids)}
     train, held = [pos[i] for i in m["train_ids"]], [pos[i] for i in m["held_ids"]]
     net, norm = run_diffuser(gen, targets, train, report_dir)
-    return dict(targets=targets, pairs=[by_id[i] for i in targets.ids], train=train, held=held, net=net, norm=norm,
-                manifest=m, config=cfg)
+    return dict(targets=targets, pairs=[by_id[i] for i in targets.ids], train=train, held=held, net=net,
+                norm=norm, manifest=m, config=cfg)
 
 # %% ../nbs/35_phase2.ipynb #eco0main
 def _split_params(items: list[str], ap) -> dict:
-    "`-p KEY=VALUE` items → {field: value}, values as YAML, each a DiffuserConfig or TrainConfig field; others refused."
+    """`-p KEY=VALUE` items → {field: value}, values as YAML, each a DiffuserConfig or TrainConfig field;
+    others refused."""
     fields, kw = {**DiffuserConfig.__dataclass_fields__, **TrainConfig.__dataclass_fields__}, {}
     for s in items:
         k, sep, v = s.partition("=")
@@ -169,7 +174,8 @@ def _main_parser() -> argparse.ArgumentParser:
     ap.add_argument("--cpu", action="store_true", help="CPU processes (gloo) even where CUDA is present")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                    help="a DiffuserConfig or TrainConfig field over diffuser_recipe's, e.g. -p steps=2000 -p width=256")
+                    help="a DiffuserConfig or TrainConfig field over diffuser_recipe's, e.g. -p steps=2000 "
+                         "-p width=256")
     return ap
 
 def diffuser_main(argv: list[str] | None = None) -> Path:
@@ -207,17 +213,18 @@ def diffuser_main(argv: list[str] | None = None) -> Path:
 
 # %% ../nbs/35_phase2.ipynb #c7511f5c
 def open_phase2(gen, report_dir, cfg: Phase2Config | None = None, progress: bool = True) -> dict:
-    """This run's Phase 2 (`load_phase2`: the manifest 30_diffusion wrote, checked; a `ManifestError` when it is missing
-    or stale), or outside a run a small one built with `cfg` (default: `phase2_config` for this Generator) →
-    dict(targets, pairs, train, held, net, norm, targets_dir, config, manifest (None when built here))."""
+    """This run's Phase 2 (`load_phase2`: the manifest 30_diffusion wrote, checked; a `ManifestError` when it
+    is missing or stale), or outside a run a small one built with `cfg` (default: `phase2_config` for this
+    Generator) → dict(targets, pairs, train, held, net, norm, targets_dir, config, manifest (None when built
+    here))."""
     ph2 = load_phase2(gen, report_dir)
     if ph2 is not None: return {**ph2, "targets_dir": Path(ph2["manifest"]["targets"])}
     cfg = cfg or phase2_config(d=gen.d)
     targets, tdir, pairs = phase2_targets(gen, cfg, progress)
     train, held = split_rows(targets.ids, cfg.held_out, cfg.seed)
     net, norm = run_diffuser(gen, targets, train, "", cfg)
-    return dict(targets=targets, pairs=pairs, train=train, held=held, net=net, norm=norm, targets_dir=Path(tdir),
-                config=cfg, manifest=None)
+    return dict(targets=targets, pairs=pairs, train=train, held=held, net=net, norm=norm,
+                targets_dir=Path(tdir), config=cfg, manifest=None)
 
 # %% ../nbs/35_phase2.ipynb #df8f114b
 @torch.no_grad()
@@ -238,21 +245,23 @@ def answer_with_content(gen, content: torch.Tensor, mode: str = "A", max_new_tok
     return gen.generate(gen.stm(gen.mode_embedding(mode), content), max_new_tokens=max_new_tokens)
 
 @torch.no_grad()
-def evaluate_contents(gen, targets, rows: list[int], contents: dict, mode: str = "A", max_new_tokens: int = 24) -> "pd.DataFrame":
-    """For named content sets {name: (n, K, d)} over target rows: the Generator's loss on A and its greedy answers through
-    `score_prefixes`, read by the gold-free `extract_answer` (as in the evaluation); match/EM/F1 with bootstrap CIs,
-    and the em_prefix diagnostic."""
+def evaluate_contents(gen, targets, rows: list[int], contents: dict, mode: str = "A",
+                      max_new_tokens: int = 24) -> "pd.DataFrame":
+    """For named content sets {name: (n, K, d)} over target rows: the Generator's loss on A and its greedy
+    answers through `score_prefixes`, read by the gold-free `extract_answer` (as in the evaluation);
+    match/EM/F1 with bootstrap CIs, and the em_prefix diagnostic."""
     golds = [targets.records[i]["answer"] for i in rows]
     ci = lambda v: f"[{v[1]:.2f}, {v[2]:.2f}]"
     out = []
     for name, c in contents.items():
         stm = gen.stm(gen.mode_embedding(mode), c.to(gen.device))                              # (n, K+1, d)
         sc = score_prefixes(gen, list(stm), golds, max_new_tokens)
-        per = per_example(sc["pred"], golds); m = {k: bootstrap_ci(v) for k, v in per.items()}
+        per = per_example(sc["pred"], golds)
+        m = {k: bootstrap_ci(v) for k, v in per.items()}
         answers = [extract_answer(p) for p in sc["pred"]]
         out.append(dict(content=name, a_loss=float(torch.tensor(sc["loss"]).mean()), match=m["match"][0],
-                        match_ci=ci(m["match"]), em=m["em"][0], em_ci=ci(m["em"]), f1=m["f1"][0], f1_ci=ci(m["f1"]),
-                        em_prefix=m["em_prefix"][0],
+                        match_ci=ci(m["match"]), em=m["em"][0], em_ci=ci(m["em"]), f1=m["f1"][0],
+                        f1_ci=ci(m["f1"]), em_prefix=m["em_prefix"][0],
                         example=answers[0] if answers else "", raw_example=sc["pred"][0] if answers else "",
                         preds=sc["pred"], answers=answers))
     return pd.DataFrame(out)

@@ -5,9 +5,10 @@ statuses, parameters, timings and figures."""
 
 # %% ../nbs/90_runs.ipynb #2e18abb0
 from __future__ import annotations
-import ast, math, time, json, datetime, html, logging, sys
+import ast, math, time, json, datetime, html, logging, sys, importlib.util
 from pathlib import Path
 import nbformat, papermill as pm, yaml
+import pandas as pd
 from .core import reports_dir, atomic_write_json, atomic_write_bytes, run_record
 
 # %% auto #0
@@ -18,26 +19,30 @@ __all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'PROFILE_NOTEBOOKS', 'SHARED_P
            'run_curves', 'curves_figure', 'compare_runs']
 
 # %% ../nbs/90_runs.ipynb #d41862ec
-PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval", "50_tasks", "60_memory"]
+PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval",
+            "50_tasks", "60_memory"]
 
 PROFILES = {
-    # a first look at every phase at toy size (at most 12 min: measured 11 min 23 s from a fresh clone on 2 CPU cores, install included; the puzzles' Phase 1a is
-    # capped at 30 steps, short of the ~60 a 4×4 Sudoku needs); the init comparison
-    # and the published capacity tables (21) are left to the gpu profile and benchmarks/capacity_tables.py
-    "quickstart": dict(generator_name="smollm2", device="auto", dataset="facts", n_pairs=4, K=4, restarts=2, max_steps=50,
-                       lr=1e-2, n_kb=1, kb_steps=6, diff_steps=400, relation="continent", relation_pairs=8, capacity_lengths="4,8", capacity_K="2",
-                       capacity_texts=1, compare_inits="", pc_texts=0,
-                       umap=False, eval_seeds=1, eval_n_transfer=1, eval_sweep_K="2", eval_n_sweep=1, eval_sweep_steps=10,
-                       eval_n_probe=2, eval_distill_steps=10,
-                       n_sudoku=1, task_steps=30, n_arc=1, encoder_steps=100, query_draws=4, stream_settings="3:1.0,3:0.5",
-                       factored_n=2),
-    "gpu": dict(generator_name="smollm2", device="cuda", dataset="facts", n_pairs=1000, K=4, restarts=4, max_steps=400,
-                lr=1e-2, n_kb=40, kb_steps=400, diff_steps=20000, relation="", capacity_lengths="8,16,32,64", capacity_K="1,2,4,8",
+    # a first look at every phase at toy size (at most 12 min: measured 11 min 23 s from a fresh clone on 2
+    # CPU cores, install included; the puzzles' Phase 1a is capped at 30 steps, short of the ~60 a 4×4 Sudoku
+    # needs); the init comparison and the published capacity tables (21) are left to the gpu profile and
+    # benchmarks/capacity_tables.py
+    "quickstart": dict(generator_name="smollm2", device="auto", dataset="facts", n_pairs=4, K=4, restarts=2,
+                       max_steps=50, lr=1e-2, n_kb=1, kb_steps=6, diff_steps=400, relation="continent",
+                       relation_pairs=8, capacity_lengths="4,8", capacity_K="2", capacity_texts=1,
+                       compare_inits="", pc_texts=0, umap=False, eval_seeds=1, eval_n_transfer=1,
+                       eval_sweep_K="2", eval_n_sweep=1, eval_sweep_steps=10, eval_n_probe=2,
+                       eval_distill_steps=10, n_sudoku=1, task_steps=30, n_arc=1, encoder_steps=100,
+                       query_draws=4, stream_settings="3:1.0,3:0.5", factored_n=2),
+    "gpu": dict(generator_name="smollm2", device="cuda", dataset="facts", n_pairs=1000, K=4, restarts=4,
+                max_steps=400, lr=1e-2, n_kb=40, kb_steps=400, diff_steps=20000, relation="",
+                capacity_lengths="8,16,32,64", capacity_K="1,2,4,8",
+                # the papers' size: 50 SQuAD passages of 64 tokens per point
                 compare_inits="randn,vocab,mean,question,question_first,warm", compare_progressive="0,1",
-                pc_texts=50, pc_tokens=64, pc_K="1,2,4,8", pc_steps=3000,   # the papers' size: 50 SQuAD passages of 64 tokens per point
-                umap=True, eval_seeds=3, eval_n_transfer=200, eval_sweep_K="1,2,8,16", eval_n_sweep=200,
-                eval_sweep_restarts=2, eval_distill_steps=200,
-                n_sudoku=200, n_arc=100, task_restarts=2, encoder_steps=3000, query_draws=8, factored_n=200),
+                pc_texts=50, pc_tokens=64, pc_K="1,2,4,8", pc_steps=3000, umap=True, eval_seeds=3,
+                eval_n_transfer=200, eval_sweep_K="1,2,8,16", eval_n_sweep=200, eval_sweep_restarts=2,
+                eval_distill_steps=200, n_sudoku=200, n_arc=100, task_restarts=2, encoder_steps=3000,
+                query_draws=8, factored_n=200),
 }
 
 def parse_overrides(items: list[str]) -> dict:
@@ -51,56 +56,73 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 # %% ../nbs/90_runs.ipynb #6d8ed2ee
-# the v1 study (70_study) on 2 CPU cores: ≥ 500 closed-book items over ≥ 8 relations with training ≥ held-out, ≥ 150 held
-# out per arm. Under the prefix reading SmolLM2-135M answered 220 of 1,148 screened; under `match` 217 of the first 578
-# screened (a partial screen, 2026-12-02), so cap 40 over 26 relations should keep well over 500.
+# the v1 study (70_study) on 2 CPU cores: ≥ 500 closed-book items over ≥ 8 relations with training ≥ held-out,
+# ≥ 150 held out per arm. Under the prefix reading SmolLM2-135M answered 220 of 1,148 screened; under `match`
+# 217 of the first 578 screened (a partial screen, 2026-12-02), so cap 40 over 26 relations should keep well
+# over 500.
 STUDY_SIZES = dict(
-    generator_name="smollm2", device="auto", study_arms="closed_book,context", study_K=4, study_wikidata=True, study_relations="",
-    study_cap=40, study_max_screen=200, study_min_rate=0.15, study_n_context=330, study_screen_context=False, study_held=150, study_held_context=0, study_min_ratio=16,
-    study_max_cond=128, study_restarts=1, study_max_steps=60, study_lr=1e-2, study_diff_steps=2000, study_diff_width=256,
-    study_diff_depth=4, study_diff_batch=64, study_seeds=3, study_distill_steps=40, study_sample_steps=25, study_chunk=128, study_seed=0, study_fit=50)
+    generator_name="smollm2", device="auto", study_arms="closed_book,context", study_K=4, study_wikidata=True,
+    study_relations="", study_cap=40, study_max_screen=200, study_min_rate=0.15, study_n_context=330,
+    study_screen_context=False, study_held=150, study_held_context=0, study_min_ratio=16, study_max_cond=128,
+    study_restarts=1, study_max_steps=60, study_lr=1e-2, study_diff_steps=2000, study_diff_width=256,
+    study_diff_depth=4, study_diff_batch=64, study_seeds=3, study_distill_steps=40, study_sample_steps=25,
+    study_chunk=128, study_seed=0, study_fit=50)
 PROFILES["study"] = STUDY_SIZES
-PROFILES["gpu"] = {**PROFILES["gpu"], **{k: v for k, v in STUDY_SIZES.items() if k.startswith("study_")},   # the same study, scaled up
-                   **dict(study_cap=120, study_max_screen=800, study_min_rate=0.05, study_held=500, study_held_context=150,   # SQuAD dev holds 330 usable passages (one question each, ≤ 128 tokens)
-                          study_restarts=2, study_max_steps=200, study_diff_steps=20000, study_diff_width=512, study_diff_depth=6,
-                          study_diff_batch=256, study_seeds=5, study_distill_steps=200, study_chunk=256, study_fit=500)}
-PROFILE_NOTEBOOKS = {"quickstart": PIPELINE, "study": ["70_study"], "gpu": PIPELINE + ["70_study"]}   # what `--profile` runs, in order
+# the same study, scaled up
+PROFILES["gpu"] = {**PROFILES["gpu"], **{k: v for k, v in STUDY_SIZES.items() if k.startswith("study_")},
+                   # SQuAD dev holds 330 usable passages (one question each, ≤ 128 tokens)
+                   **dict(study_cap=120, study_max_screen=800, study_min_rate=0.05, study_held=500,
+                          study_held_context=150, study_restarts=2, study_max_steps=200,
+                          study_diff_steps=20000, study_diff_width=512, study_diff_depth=6,
+                          study_diff_batch=256, study_seeds=5, study_distill_steps=200, study_chunk=256,
+                          study_fit=500)}
+# what `--profile` runs, in order
+PROFILE_NOTEBOOKS = {"quickstart": PIPELINE, "study": ["70_study"], "gpu": PIPELINE + ["70_study"]}
 
 # %% ../nbs/90_runs.ipynb #67d16c4b
-class RunError(ValueError): "A run that cannot do what was asked; raised before anything runs, the message says what to do."
+class RunError(ValueError):
+    "A run that cannot do what was asked; raised before anything runs, the message says what to do."
 
 def notebooks_dir() -> Path:
-    "The phase notebooks: `nbs/` of the checkout holding this package (not `$DCM_LAB_HOME`, which only moves data and reports)."
-    import importlib.util
+    """The phase notebooks: `nbs/` of the checkout holding this package (not `$DCM_LAB_HOME`, which only
+    moves data and reports)."""
     d = Path(importlib.util.find_spec("dcm_lab").origin).resolve().parent.parent/"nbs"
-    if not d.is_dir(): raise RunError(f"no notebooks at {d}: `dcm-lab run` needs the lab's checkout (nbs/ beside dcm_lab/)")
+    if not d.is_dir():
+        raise RunError(f"no notebooks at {d}: `dcm-lab run` needs the lab's checkout (nbs/ beside dcm_lab/)")
     return d
 
 def notebook_parameters(nb_path: Path) -> dict:
-    "name → default of each literal assignment in the notebook's cell tagged `parameters` ({} when it has none)."
+    """name → default of each literal assignment in the notebook's cell tagged `parameters` ({} when it has
+    none)."""
     nb = nbformat.read(str(nb_path), as_version=4)
     cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
     out = {}
     for node in ast.parse(cell.source).body if cell else []:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             try: out[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError: out[node.targets[0].id] = None            # not a literal: name known, type unchecked
+            # not a literal: name known, type unchecked
+            except ValueError: out[node.targets[0].id] = None
     return out
 
 def coerce_parameter(name: str, value, default):
     "`value` as the type of `default`, or a `RunError` naming the parameter, the value and the type wanted."
-    if isinstance(value, float) and not math.isfinite(value): raise RunError(f"{name}={value}: parameters must be finite numbers")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RunError(f"{name}={value}: parameters must be finite numbers")
     if default is None or value is None: return value
-    if isinstance(default, str): return value if isinstance(value, str) else json.dumps(value)   # -p eval_sweep_K=2 → "2"
-    want = bool if isinstance(default, bool) else int if isinstance(default, int) else float if isinstance(default, float) else type(default)
+    # -p eval_sweep_K=2 → "2"
+    if isinstance(default, str): return value if isinstance(value, str) else json.dumps(value)
+    want = next((t for t in (bool, int, float) if isinstance(default, t)), type(default))
     ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
     if want is float and isinstance(value, int) and not isinstance(value, bool): return float(value)
-    if not ok: raise RunError(f"{name}={value!r} ({type(value).__name__}): this parameter takes {'an' if want is int else 'a'} {want.__name__} "
-                              f"(default {default!r}); e.g. -p {name}={json.dumps(default)}")
+    if not ok:
+        raise RunError(f"{name}={value!r} ({type(value).__name__}): this parameter takes "
+                       f"{'an' if want is int else 'a'} {want.__name__} "
+                       f"(default {default!r}); e.g. -p {name}={json.dumps(default)}")
     return value
 
 def resolve_parameters(profile: str, overrides: dict, names: list[str], nbs_dir: Path) -> dict:
-    "Per notebook, the parameters it declares from the profile and the overrides, checked; raises `RunError` on any mistake."
+    """Per notebook, the parameters it declares from the profile and the overrides, checked; raises
+    `RunError` on any mistake."""
     if profile not in PROFILES: raise RunError(f"unknown profile {profile!r}; one of {sorted(PROFILES)}")
     if not names: raise RunError("no notebooks to run")
     missing = [n for n in names if not (nbs_dir/f"{n}.ipynb").exists()]
@@ -110,17 +132,22 @@ def resolve_parameters(profile: str, overrides: dict, names: list[str], nbs_dir:
     declared = {n: notebook_parameters(nbs_dir/f"{n}.ipynb") for n in names}
     known = set().union(*declared.values())
     unknown = sorted(set(overrides) - known)
-    if unknown: raise RunError(f"override(s) {unknown} are declared by none of the notebooks run ({', '.join(names)}); "
-                               f"their parameters are: {', '.join(sorted(known))}")
+    if unknown:
+        raise RunError(f"override(s) {unknown} are declared by none of the notebooks run "
+                       f"({', '.join(names)}); their parameters are: {', '.join(sorted(known))}")
     params = {**PROFILES[profile], **overrides}
-    return {n: {k: coerce_parameter(k, v, d[k]) for k, v in params.items() if k in d} for n, d in declared.items()}
+    return {n: {k: coerce_parameter(k, v, d[k]) for k, v in params.items() if k in d}
+            for n, d in declared.items()}
 
 # %% ../nbs/90_runs.ipynb #prm00002
-SHARED_PARAMETERS = {   # name → (default, meaning): the parameters several notebooks declare, each meaning one thing
-    "generator_name": ("smollm2", "the Generator: 'smollm2' (packaged), 'tiny' (random, tests), a hub id or a folder"),
+# name → (default, meaning): the parameters several notebooks declare, each meaning one thing
+SHARED_PARAMETERS = {
+    "generator_name": ("smollm2",
+                       "the Generator: 'smollm2' (packaged), 'tiny' (random, tests), a hub id or a folder"),
     "device": ("auto", "where the Generator runs: auto | cpu | cuda"),
-    "report_dir": ("", "the run folder figures, summaries and manifests go to ('': outside a run; the runner sets it)"),
-    "targets_dir": ("", "the run's Phase 1a target store ('': a config-named cache folder; the runner sets it)"),
+    "report_dir": ("", "the run folder of figures, summaries and manifests ('': outside a run)"),
+    "targets_dir": ("",
+                    "the run's Phase 1a target store ('': a config-named cache folder; the runner sets it)"),
     "seed": (0, "the notebook's seed: data order, splits, optimisers and sampling"),
     "dataset": ("facts", "the Q-A dataset of the Phase 1a targets (a `load_pairs` name)"),
     "n_pairs": (4, "pairs of `dataset` that get Phase 1a targets"),
@@ -140,23 +167,28 @@ SHARED_PARAMETERS = {   # name → (default, meaning): the parameters several no
 }
 NOTEBOOK_PREFIXES = {   # notebook → the prefix its own parameters carry
     "10_generator": "generator_", "20_targets": "targets_", "21_diagnostics": "diag_", "25_knowledge": "kb_",
-    "30_diffusion": "diff_", "45_eval": "eval_", "50_tasks": "tasks_", "60_memory": "memory_", "70_study": "study_",
+    "30_diffusion": "diff_", "45_eval": "eval_", "50_tasks": "tasks_", "60_memory": "memory_",
+    "70_study": "study_",
 }
 UNPREFIXED = {   # notebook → its own parameters without its prefix yet: to rename there (and in PROFILES)
     "10_generator": ("question",),
     "20_targets": ("init", "progressive", "schedule"),
-    "21_diagnostics": ("capacity_K", "capacity_lengths", "capacity_texts", "compare_inits", "compare_progressive",
-                       "factored_n", "pc_K", "pc_progressive", "pc_steps", "pc_texts", "pc_tokens"),
+    "21_diagnostics": ("capacity_K", "capacity_lengths", "capacity_texts", "compare_inits",
+                       "compare_progressive", "factored_n", "pc_K", "pc_progressive", "pc_steps", "pc_texts",
+                       "pc_tokens"),
     "25_knowledge": ("n_kb",),
-    "50_tasks": ("arc_max_tokens", "n_arc", "n_sudoku", "sudoku_clues", "sudoku_size", "task_restarts", "task_steps"),
-    "60_memory": ("encoder_steps", "query_draws", "read_threshold", "stream_settings", "value_keep", "value_solo"),
+    "50_tasks": ("arc_max_tokens", "n_arc", "n_sudoku", "sudoku_clues", "sudoku_size", "task_restarts",
+                 "task_steps"),
+    "60_memory": ("encoder_steps", "query_draws", "read_threshold", "stream_settings", "value_keep",
+                  "value_solo"),
 }
 
 def _shared_problems(name: str, nbs: list[str], declared: dict) -> list[str]:
-    "A name several notebooks declare: in SHARED_PARAMETERS, and declared with its one default (value and type)."
+    """A name several notebooks declare: in SHARED_PARAMETERS, and declared with its one default (value and
+    type)."""
     if name not in SHARED_PARAMETERS:
-        return [f"{name} is declared by {', '.join(nbs)} but is not in SHARED_PARAMETERS: give each notebook its "
-                "own prefixed name, or add it there with its one meaning and default"]
+        return [f"{name} is declared by {', '.join(nbs)} but is not in SHARED_PARAMETERS: give each "
+                "notebook its own prefixed name, or add it there with its one meaning and default"]
     want, meaning = SHARED_PARAMETERS[name]
     return [f"{nb} declares {name} = {declared[nb][name]!r}, but the shared {name} is {want!r} ({meaning})"
             for nb in nbs if type(declared[nb][name]) is not type(want) or declared[nb][name] != want]
@@ -166,14 +198,14 @@ def _own_problems(name: str, nb: str) -> list[str]:
     prefix = NOTEBOOK_PREFIXES.get(nb)
     if prefix is None: return [f"{nb} declares {name} but has no prefix in NOTEBOOK_PREFIXES: add one"]
     if name.startswith(prefix) or name in UNPREFIXED.get(nb, ()): return []
-    return [f"{nb}'s own parameter {name} does not carry its prefix {prefix!r}: rename it {prefix}{name} (in the "
-            "notebook and in PROFILES)"]
+    return [f"{nb}'s own parameter {name} does not carry its prefix {prefix!r}: rename it {prefix}{name} "
+            "(in the notebook and in PROFILES)"]
 
 def parameter_problems(nbs_dir: Path) -> list[str]:
-    """Every way the `parameters` cells of the notebooks in `nbs_dir` let one name mean two things: a name several
-    notebooks declare that is not in `SHARED_PARAMETERS` or that a notebook declares with another default, a
-    notebook's own name without its prefix (`NOTEBOOK_PREFIXES`, less `UNPREFIXED`), and a table entry that no
-    longer applies. [] when every name means one thing."""
+    """Every way the `parameters` cells of the notebooks in `nbs_dir` let one name mean two things: a name
+    several notebooks declare that is not in `SHARED_PARAMETERS` or that a notebook declares with another
+    default, a notebook's own name without its prefix (`NOTEBOOK_PREFIXES`, less `UNPREFIXED`), and a table
+    entry that no longer applies. [] when every name means one thing."""
     declared = {f.stem: notebook_parameters(f) for f in sorted(Path(nbs_dir).glob("[0-9]*.ipynb"))}
     by_name = {}
     for nb, ps in declared.items():
@@ -182,9 +214,11 @@ def parameter_problems(nbs_dir: Path) -> list[str]:
     for k, nbs in sorted(by_name.items()):
         if len(nbs) > 1: out += _shared_problems(k, nbs, declared)
         elif k not in SHARED_PARAMETERS: out += _own_problems(k, nbs[0])
-    out += [f"SHARED_PARAMETERS[{k!r}]: only {by_name[k][0]} declares it: make it that notebook's own (prefixed)"
+    out += [f"SHARED_PARAMETERS[{k!r}]: only {by_name[k][0]} declares it: make it that notebook's own "
+            "(prefixed)"
             for k in SHARED_PARAMETERS if len(by_name.get(k, ())) == 1]
-    out += [f"UNPREFIXED[{nb!r}] lists {k}, which {nb} does not declare as its own without its prefix: drop it there"
+    out += [f"UNPREFIXED[{nb!r}] lists {k}, which {nb} does not declare as its own without its prefix: drop "
+            "it there"
             for nb in declared for k in UNPREFIXED.get(nb, ())
             if by_name.get(k) != [nb] or k.startswith(NOTEBOOK_PREFIXES.get(nb, ""))]
     return out
@@ -195,15 +229,18 @@ def _figures(run_dir: Path, name: str) -> list[str]:
     return sorted(str(p.relative_to(run_dir)) for p in d.glob(f"{name}*")) if d.exists() else []
 
 def slowest_cells(nb_file: Path, n: int = 5) -> list[dict]:
-    "Where an executed notebook's time went: its `n` slowest code cells (papermill's per-cell durations), slowest first."
+    """Where an executed notebook's time went: its `n` slowest code cells (papermill's per-cell durations),
+    slowest first."""
     if not Path(nb_file).exists(): return []
     cells = [dict(cell=i, seconds=round(c.metadata.get("papermill", {}).get("duration") or 0.0, 1),
-                  first_line=next((l for l in c.source.splitlines() if l.strip() and not l.startswith("#|")), "")[:80])
+                  first_line=next((l for l in c.source.splitlines() if l.strip() and not l.startswith("#|")),
+                                  "")[:80])
              for i, c in enumerate(nbformat.read(str(nb_file), as_version=4).cells) if c.cell_type == "code"]
     return sorted(cells, key=lambda d: -d["seconds"])[:n]
 
 def _to_html(nb_file: Path) -> Path | None:
     try:
+        # nbconvert takes seconds to import: loaded when a run writes its pages
         from nbconvert import HTMLExporter
         body, _ = HTMLExporter().from_filename(str(nb_file))
         return atomic_write_bytes(nb_file.with_suffix(".html"), body.encode())
@@ -253,21 +290,25 @@ def _execute(src: Path, dst: Path, params: dict, nbs_dir: Path, progress: bool, 
     finally:
         if h: pl.removeHandler(h)
 
-def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, notebooks: list[str] | None = None,
-                 nbs_dir: Path | None = None, out_root: Path | None = None, run_id: str | None = None,
-                 progress: bool = True, echo: bool = False) -> Path:
+def run_pipeline(profile: str = "quickstart", overrides: dict | None = None,
+                 notebooks: list[str] | None = None, nbs_dir: Path | None = None,
+                 out_root: Path | None = None, run_id: str | None = None, progress: bool = True,
+                 echo: bool = False) -> Path:
     """Execute the profile's notebooks into `reports/<run-id>/` and write its index; returns the run folder.
     Everything asked is checked first (`resolve_parameters`, `adopt_targets`): a mistake raises `RunError` and
     writes nothing. Each notebook's cell output goes to `<run>/logs/<notebook>.log` as it runs, and to the
     terminal with `echo`."""
     nbs_dir = Path(nbs_dir) if nbs_dir else notebooks_dir()
-    names = notebooks or [n for n in PROFILE_NOTEBOOKS.get(profile, PIPELINE) if (nbs_dir/f"{n}.ipynb").exists()]
+    names = notebooks or [n for n in PROFILE_NOTEBOOKS.get(profile, PIPELINE)
+                          if (nbs_dir/f"{n}.ipynb").exists()]
     per_nb = resolve_parameters(profile, dict(overrides or {}), names, nbs_dir)
     adopted = adopt_targets(overrides or {})
     run_id = run_id or f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{profile}"
     run_dir = Path(out_root or reports_dir())/run_id
-    if run_dir.exists(): raise RunError(f"{run_dir} exists already: choose another run id (a run never overwrites another)")
-    (run_dir/"figures").mkdir(parents=True); (run_dir/"logs").mkdir()
+    if run_dir.exists():
+        raise RunError(f"{run_dir} exists already: choose another run id (a run never overwrites another)")
+    (run_dir/"figures").mkdir(parents=True)
+    (run_dir/"logs").mkdir()
     tdir = adopted or str((run_dir/"targets").resolve())
     shared = {"report_dir": str(run_dir.resolve()), "targets_dir": tdir}
     params = {**PROFILES[profile], **(overrides or {}), **shared}
@@ -278,13 +319,16 @@ def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, not
         declared = notebook_parameters(src)
         p = {**per_nb[name], **{k: v for k, v in shared.items() if k in declared}}
         entry = dict(name=name, parameters=p, status="running", log=f"logs/{name}.log")
-        index["notebooks"].append(entry); atomic_write_json(run_dir/"index.json", index)
+        index["notebooks"].append(entry)
+        atomic_write_json(run_dir/"index.json", index)
         print(f"[{run_id}] {name} … (output: {run_dir/entry['log']})", flush=True)
         t0 = time.time()
         try:
-            _execute(src, dst, p, nbs_dir, progress, echo, run_dir/entry["log"]); entry["status"] = "ok"
+            _execute(src, dst, p, nbs_dir, progress, echo, run_dir/entry["log"])
+            entry["status"] = "ok"
         except Exception as e:
-            entry["status"] = "failed"; entry["error"] = f"{type(e).__name__}: {str(e)[-2000:]}"
+            entry["status"] = "failed"
+            entry["error"] = f"{type(e).__name__}: {str(e)[-2000:]}"
         entry["seconds"] = round(time.time() - t0, 1)
         entry["html"] = str(h.relative_to(run_dir)) if dst.exists() and (h := _to_html(dst)) else None
         entry["figures"] = _figures(run_dir, name)
@@ -295,30 +339,37 @@ def run_pipeline(profile: str = "quickstart", overrides: dict | None = None, not
     if (run_dir/"answer.json").exists(): index["answer"] = json.loads((run_dir/"answer.json").read_text())
     head = {k: index[k] for k in ("run_id", "profile", "status")}
     index = {**head, "results": key_numbers(run_dir), **index}       # index.json opens with the results
-    atomic_write_json(run_dir/"index.json", index); write_index_html(run_dir, index)
+    atomic_write_json(run_dir/"index.json", index)
+    write_index_html(run_dir, index)
     return run_dir
 
 def _fmt(v) -> str:
     if isinstance(v, list) and v and all(x is None for x in v): return "–"     # an interval not measurable
-    if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v): return f"[{v[0]:.2f}, {v[1]:.2f}]"
+    if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+        return f"[{v[0]:.2f}, {v[1]:.2f}]"
     if isinstance(v, float): return f"{v:.3g}"
     return "–" if v is None else str(v)
 
 def answer_html(answer: dict) -> str:
-    "The study's answer (70_study's answer.json): per arm its sentence, then the retained-EM table with CIs and positions."
+    """The study's answer (70_study's answer.json): per arm its sentence, then the retained-EM table with CIs
+    and positions."""
     out = []
     for a in answer.get("arms", []):
         head = "".join(f"<th>{html.escape(c)}</th>" for c in a["columns"])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in a["rows"])
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+                       for row in a["rows"])
         facts = ", ".join(f"{k} {html.escape(_fmt(a[k]))}" for k in _FACTS if a.get(k) is not None)
         out.append(f"<h2>{html.escape(a['arm'])}</h2><p><b>{html.escape(a['sentence'])}</b></p><p>{facts}</p>"
-                   f"<table border=1 cellpadding=4 style='border-collapse:collapse'><tr>{head}</tr>{body}</table>")
+                   "<table border=1 cellpadding=4 "
+                   f"style='border-collapse:collapse'><tr>{head}</tr>{body}</table>")
     return "".join(out)
 
-_FACTS = ("screened", "screened_correct", "n_items", "relations", "n_train", "n_held", "n_held_unseen", "median_compression")
+_FACTS = ("screened", "screened_correct", "n_items", "relations", "n_train", "n_held", "n_held_unseen",
+          "median_compression")
 
 def answer_markdown(answer: dict) -> str:
-    "The same answer as a Markdown table per arm (for a README or a paper draft): the sentence, the counts, then the rows."
+    """The same answer as a Markdown table per arm (for a README or a paper draft): the sentence, the counts,
+    then the rows."""
     out = []
     for a in answer.get("arms", []):
         facts = ", ".join(f"{k} {_fmt(a[k])}" for k in _FACTS if a.get(k) is not None)
@@ -346,6 +397,7 @@ def _phase1a_numbers(run_dir: Path) -> dict | None:
     sr = (s or {}).get("success")
     if sr is None and a.get("targets"):
         try:                    # 21_diagnostics did not run: the same rates, computed from the run's store
+            # the Generator's stack: imported only for this fallback, not with the runner
             from dcm_lab.targets import load_targets
             from dcm_lab.diagnostics import success_rate
             sr = success_rate(load_targets(a["targets"]))
@@ -369,7 +421,8 @@ def _diffuser_numbers(run_dir: Path) -> dict | None:
                 numbers=nums, table=_table(rows, ["content", "match", "match_ci", "em", "a_loss"]))
 
 def _eval_numbers(run_dir: Path) -> dict | None:
-    "The comparison (45_eval): every method's retained full-context match beside the positions it feeds (two blocks)."
+    """The comparison (45_eval): every method's retained full-context match beside the positions it feeds
+    (two blocks)."""
     s = _read(run_dir, "45_eval-summary.json")
     if not s or not s.get("interpolation"): return None
     cols = ["block", "method", "positions", "retained_match", "retained_match_ci", "match", "match_ci", "n"]
@@ -411,16 +464,18 @@ def write_index_html(run_dir: Path, index: dict) -> Path:
     rows = []
     for e in index["notebooks"]:
         colour = {"ok": "#2a7", "failed": "#c33"}.get(e["status"], "#888")
-        figs = " ".join(f"<a href='{html.escape(f)}'>{html.escape(Path(f).name)}</a>" for f in e.get("figures", []))
+        figs = " ".join(f"<a href='{html.escape(f)}'>{html.escape(Path(f).name)}</a>"
+                        for f in e.get("figures", []))
         nb = f"<a href='{html.escape(e['html'])}'>notebook</a>" if e.get("html") else ""
         nb += f" <a href='{html.escape(e['log'])}'>log</a>" if e.get("log") else ""
         err = f"<pre style='white-space:pre-wrap'>{html.escape(e['error'])}</pre>" if e.get("error") else ""
         slow = "; ".join(f"{x['cell']} ({x['seconds']} s) <code>{html.escape(x['first_line'])}</code>"
                          for x in e.get("slowest_cells", [])[:3])
         err += f"<small>slowest cells: {slow}</small>" if slow else ""
-        rows.append(f"<tr><td>{html.escape(e['name'])}</td><td style='color:{colour}'><b>{e['status']}</b></td>"
-                    f"<td>{e.get('seconds', '')}</td><td style='word-break:break-all'>"
-                    f"<code>{html.escape(json.dumps(e['parameters']))}</code></td>"
+        status = f"<td style='color:{colour}'><b>{e['status']}</b></td>"
+        code = html.escape(json.dumps(e["parameters"]))
+        params = f"<td style='word-break:break-all'><code>{code}</code></td>"
+        rows.append(f"<tr><td>{html.escape(e['name'])}</td>{status}<td>{e.get('seconds', '')}</td>{params}"
                     f"<td>{nb} {figs}</td></tr><tr><td colspan=5>{err}</td></tr>")
     adopted = index.get("adopted_targets")
     adopted = f" · targets adopted from <code>{html.escape(adopted)}</code>" if adopted else ""
@@ -471,7 +526,7 @@ def check_runs(runs: list) -> list[Path]:
 
 def run_curves(runs: list) -> "pd.DataFrame":
     "Every scalar curve TensorBoard holds under each run folder → rows (run, source, tag, step, value)."
-    import pandas as pd
+    # TensorBoard's reader is needed only when curves are compared
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     rows = []
     for r in map(Path, runs):
@@ -485,6 +540,7 @@ def run_curves(runs: list) -> "pd.DataFrame":
 
 def curves_figure(curves: "pd.DataFrame"):
     "The runs' curves overlaid: one panel per tag (loss, lr, grad_norm, …), one line per run and source."
+    # plotly is needed only for the comparison page
     import plotly.express as px
     fig = px.line(curves, x="step", y="value", color="run", line_dash="source", facet_row="tag",
                   height=260 * max(1, curves.tag.nunique()), title="Training curves, overlaid")
@@ -496,7 +552,6 @@ def compare_runs(run_a, run_b, out=None, more: list | None = None) -> "pd.DataFr
     table as HTML and, when any of the runs (`run_a`, `run_b`, `more`) has TensorBoard curves,
     `<out>-curves.html` overlaying them. Missing folders and folders with nothing to compare are refused
     (`check_runs`)."""
-    import pandas as pd
     runs = check_runs([run_a, run_b, *(more or [])])
     a_dir, b_dir = runs[0], runs[1]
     rows = []
@@ -504,10 +559,12 @@ def compare_runs(run_a, run_b, out=None, more: list | None = None) -> "pd.DataFr
         a = _flatten(json.loads((a_dir/f).read_text())) if (a_dir/f).exists() else {}
         b = _flatten(json.loads((b_dir/f).read_text())) if (b_dir/f).exists() else {}
         for k in sorted(set(a) | set(b)):
-            rows.append(dict(file=f, key=k, a=a.get(k), b=b.get(k), diff=(b[k] - a[k]) if k in a and k in b else None))
+            rows.append(dict(file=f, key=k, a=a.get(k), b=b.get(k),
+                             diff=(b[k] - a[k]) if k in a and k in b else None))
     df = pd.DataFrame(rows, columns=["file", "key", "a", "b", "diff"])
     if out:
-        out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
         title = f"<h1>{html.escape(a_dir.name)} vs {html.escape(b_dir.name)}</h1>"
         atomic_write_bytes(out, (title + df.to_html(index=False)).encode())
         curves = run_curves(runs)

@@ -9,14 +9,15 @@ from collections import defaultdict, Counter
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
-from .core import (cache_dir, atomic_write_json, atomic_write_bytes, read_json, stable_seed, run_record, write_manifest,
-                          nan_to_none, atomic_save_tensors)
+from .core import (cache_dir, atomic_write_json, atomic_write_bytes, read_json, stable_seed,
+                          run_record, write_manifest, nan_to_none, atomic_save_tensors)
 from safetensors.torch import load_file
-from .data import QAPair, default_facts, validate_pairs, fetch_bigbench, read_tar_json, BIGBENCH_FILES, save_jsonl
+from .data import (QAPair, default_facts, validate_pairs, fetch_bigbench, read_tar_json,
+                          BIGBENCH_FILES, save_jsonl)
 from .metrics import normalize_answer, extract_answer, per_example, bootstrap_ci, macro_ci
-from .evaluation import (METHODS, EvalConfig, evaluate_method, method_prefixes, retained_table, paired_differences,
-                                comparison_sentence, answer_frame, prompt_text, text_prefix_ids, shots_for, distill_content,
-                                ANSWER_INSTRUCTION, FEW_SHOT)
+from .evaluation import (METHODS, EvalConfig, evaluate_method, method_prefixes, retained_table,
+                                paired_differences, comparison_sentence, answer_frame, prompt_text,
+                                text_prefix_ids, shots_for, distill_content, ANSWER_INSTRUCTION, FEW_SHOT)
 from .diagnostics import matched_cosine, knn_agreement
 from .targets import notebook_config, ensure_targets
 from .encoder import input_embeddings
@@ -32,13 +33,17 @@ __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_Q
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
     "The country of citizenship of ": "country_of_citizenship", "The native language of ": "native_language",
-    "The religion of ": "religion", "The official language of ": "official_language", "The language used in ": "language_used_in",
-    "The language of ": "language_of", "The instrument of ": "instrument", "The sport played by ": "sport",
-    "The eye color of ": "eye_color", "The original country of ": "original_country", "The capital of ": "capital",
-    "The continent of ": "continent", "The genre of ": "genre", "The team position of ": "team_position", "The country of ": "country",
+    "The religion of ": "religion", "The official language of ": "official_language",
+    "The language used in ": "language_used_in", "The language of ": "language_of",
+    "The instrument of ": "instrument", "The sport played by ": "sport", "The eye color of ": "eye_color",
+    "The original country of ": "original_country", "The capital of ": "capital",
+    "The continent of ": "continent", "The genre of ": "genre", "The team position of ": "team_position",
+    "The country of ": "country",
 }
-FACT_RELATIONS = ("capital", "continent", "currency", "language", "symbol", "element", "times", "landmark", "author", "opposite", "young")
-STUDY_RELATIONS = tuple(f"facts:{r}" for r in FACT_RELATIONS) + tuple(f"wikidata:{r}" for r in dict.fromkeys(WIKIDATA_PREFIXES.values()))
+FACT_RELATIONS = ("capital", "continent", "currency", "language", "symbol", "element", "times", "landmark",
+                  "author", "opposite", "young")
+STUDY_RELATIONS = (tuple(f"facts:{r}" for r in FACT_RELATIONS)
+                   + tuple(f"wikidata:{r}" for r in dict.fromkeys(WIKIDATA_PREFIXES.values())))
 
 def wikidata_relation(prompt: str) -> str | None:
     "The relation of a Wikidata prompt (None when no known template fits or nothing follows it)."
@@ -46,52 +51,66 @@ def wikidata_relation(prompt: str) -> str | None:
     return m and m[0]
 
 def wikidata_template(prompt: str) -> tuple[str, str] | None:
-    "(relation, subject) of a Wikidata prompt: the longest known prefix, ' is' at the end, a subject between; else None."
+    """(relation, subject) of a Wikidata prompt: the longest known prefix, ' is' at the end, a subject
+    between; else None."""
     p = prompt.strip()
     for pre in sorted(WIKIDATA_PREFIXES, key=len, reverse=True):
-        if p.startswith(pre) and p.endswith(" is") and len(p) > len(pre) + 3: return WIKIDATA_PREFIXES[pre], p[len(pre):-3]
+        if p.startswith(pre) and p.endswith(" is") and len(p) > len(pre) + 3:
+            return WIKIDATA_PREFIXES[pre], p[len(pre):-3]
     return None
 
 WIKIDATA_QUESTIONS = {   # relation → a plain question about the subject {s}
-    "country_of_citizenship": "Which country is {s} a citizen of?", "native_language": "What is {s}'s native language?",
-    "religion": "Which religion does {s} follow?", "official_language": "Which language is official in {s}?",
+    "country_of_citizenship": "Which country is {s} a citizen of?",
+    "native_language": "What is {s}'s native language?", "religion": "Which religion does {s} follow?",
+    "official_language": "Which language is official in {s}?",
     "language_used_in": "Which language is spoken in {s}?", "language_of": "In which language is {s}?",
-    "instrument": "Which instrument does {s} play?", "sport": "Which sport does {s} play?", "eye_color": "What color are {s}'s eyes?",
-    "original_country": "Which country does {s} come from?", "capital": "What is the capital of {s}?",
-    "continent": "On which continent is {s}?", "genre": "Which music genre does {s} play?", "team_position": "Which position does {s} play?",
+    "instrument": "Which instrument does {s} play?", "sport": "Which sport does {s} play?",
+    "eye_color": "What color are {s}'s eyes?", "original_country": "Which country does {s} come from?",
+    "capital": "What is the capital of {s}?", "continent": "On which continent is {s}?",
+    "genre": "Which music genre does {s} play?", "team_position": "Which position does {s} play?",
     "country": "In which country is {s}?",
 }
 
 def wikidata_question(prompt: str) -> str:
-    """A Wikidata completion prompt as a plain question ("The religion of Bayezid II is" → "Which religion does Bayezid II
-    follow?"): in the chat frame SmolLM2 repeats a bare statement prompt instead of completing it (0 of 46 answered), and
-    answers "What is the R of S?" with "the R of S is …" (3 of 156)."""
+    """A Wikidata completion prompt as a plain question ("The religion of Bayezid II is" → "Which religion
+    does Bayezid II follow?"): in the chat frame SmolLM2 repeats a bare statement prompt instead of completing
+    it (0 of 46 answered), and answers "What is the R of S?" with "the R of S is …" (3 of 156)."""
     if m := wikidata_template(prompt): return WIKIDATA_QUESTIONS[m[0]].format(s=m[1])
     raise ValueError(f"no known Wikidata template fits {prompt!r}")
 
 # %% ../nbs/70_study.ipynb #st000009
 def bigbench_json(name: str) -> dict:
-    "One BIG-bench JSON (`BIGBENCH_FILES` name), extracted once from the archive into data/cache/bigbench/ (reading the 358 MB archive takes ~10 s)."
+    """One BIG-bench JSON (`BIGBENCH_FILES` name), extracted once from the archive into data/cache/bigbench/
+    (reading the 358 MB archive takes ~10 s)."""
     f = cache_dir()/"bigbench"/f"{name}.json"
-    if not f.exists(): atomic_write_bytes(f, json.dumps(read_tar_json(fetch_bigbench(), BIGBENCH_FILES[name])).encode())
+    if not f.exists():
+        atomic_write_bytes(f, json.dumps(read_tar_json(fetch_bigbench(), BIGBENCH_FILES[name])).encode())
     return read_json(f)
 
-def closed_book_pool(wikidata_json: dict | None = None, relations=STUDY_RELATIONS, seed: int = 0) -> tuple[dict, Counter]:
-    """relation → its candidate pairs (relation in `topic`), each relation in a seeded order; and the counts left out by
-    reason. The lab's facts always; Wikidata prompts, asked as questions (`wikidata_question`), when `wikidata_json` is given."""
+def closed_book_pool(wikidata_json: dict | None = None, relations=STUDY_RELATIONS,
+                     seed: int = 0) -> tuple[dict, Counter]:
+    """relation → its candidate pairs (relation in `topic`), each relation in a seeded order; and the counts
+    left out by reason. The lab's facts always; Wikidata prompts, asked as questions (`wikidata_question`),
+    when `wikidata_json` is given."""
     pool, skipped = defaultdict(list), Counter()
     for p in default_facts(seed=seed):
         rel = f"facts:{p.id.split('-')[0]}"
         if rel in relations: pool[rel].append(dataclasses.replace(p, topic=rel))
     for i, ex in enumerate((wikidata_json or {}).get("examples", [])):
         t = ex["target"]
-        if isinstance(t, list) and len(t) != 1: skipped["wikidata: several gold answers"] += 1; continue
+        if isinstance(t, list) and len(t) != 1:
+            skipped["wikidata: several gold answers"] += 1
+            continue
         t = t if isinstance(t, str) else t[0]
         r = wikidata_relation(ex["input"])
-        if r is None: skipped["wikidata: no known relation template"] += 1; continue
-        if f"wikidata:{r}" not in relations: skipped["wikidata: relation not chosen"] += 1; continue
-        pool[f"wikidata:{r}"].append(QAPair(f"wikidata-{i:05d}", wikidata_question(ex["input"]), t.strip(), topic=f"wikidata:{r}",
-                                            qtype="completion", source="wikidata"))
+        if r is None:
+            skipped["wikidata: no known relation template"] += 1
+            continue
+        if f"wikidata:{r}" not in relations:
+            skipped["wikidata: relation not chosen"] += 1
+            continue
+        pool[f"wikidata:{r}"].append(QAPair(f"wikidata-{i:05d}", wikidata_question(ex["input"]), t.strip(),
+                                            topic=f"wikidata:{r}", qtype="completion", source="wikidata"))
     out = {}
     for rel, ps in pool.items():
         kept, rep = validate_pairs(ps)
@@ -101,11 +120,16 @@ def closed_book_pool(wikidata_json: dict | None = None, relations=STUDY_RELATION
 
 # %% ../nbs/70_study.ipynb #st000012
 def screen_key(gen, max_new_tokens: int = 24) -> dict:
-    "What a full-context verdict depends on: the Generator, the frame's tokens, the instruction, shots and the code that frames and reads answers."
-    src = "".join(inspect.getsource(f) for f in (prompt_text, shots_for, text_prefix_ids, extract_answer, per_example, method_prefixes, full_context_answers))
+    """What a full-context verdict depends on: the Generator, the frame's tokens, the instruction, shots and
+    the code that frames and reads answers."""
+    src = "".join(inspect.getsource(f)
+                  for f in (prompt_text, shots_for, text_prefix_ids, extract_answer, per_example,
+                            method_prefixes, full_context_answers))
     frame = answer_frame(gen, FEW_SHOT)
-    h = hashlib.sha256(json.dumps([list(frame[0]), list(frame[1]), ANSWER_INSTRUCTION, FEW_SHOT, max_new_tokens, src]).encode()).hexdigest()[:12]
-    ident = getattr(gen, "identity", None) or dict(name=gen.name)             # weights and dtype where the Generator says them
+    h = hashlib.sha256(json.dumps([list(frame[0]), list(frame[1]), ANSWER_INSTRUCTION, FEW_SHOT,
+                                   max_new_tokens, src]).encode()).hexdigest()[:12]
+    # weights and dtype where the Generator says them
+    ident = getattr(gen, "identity", None) or dict(name=gen.name)
     return dict(generator=gen.name, identity=ident, frame=h, max_new_tokens=max_new_tokens)
 
 @torch.no_grad()
@@ -122,7 +146,8 @@ def full_context_answers(gen, pairs: list, max_new_tokens: int = 24) -> dict:
     return dict(preds=preds, answers=[extract_answer(t) for t in preds], items=per_example(preds, golds),
                 item_positions=notes["positions"])
 
-def _item_hash(p) -> str: return hashlib.sha256(json.dumps([p.question, p.answer, p.context]).encode()).hexdigest()[:12]
+def _item_hash(p) -> str:
+    return hashlib.sha256(json.dumps([p.question, p.answer, p.context]).encode()).hexdigest()[:12]
 
 def screen_full_context(gen, pairs: list, root: Path | None = None, chunk: int = 64, max_new_tokens: int = 24,
                         progress: bool = True) -> dict:
@@ -130,7 +155,8 @@ def screen_full_context(gen, pairs: list, root: Path | None = None, chunk: int =
     `root` (default data/cache/study) or computed in chunks by `full_context_answers` and cached."""
     key = screen_key(gen, max_new_tokens)
     ident = hashlib.sha256(json.dumps(key["identity"], sort_keys=True, default=str).encode()).hexdigest()[:8]
-    path = Path(root or cache_dir()/"study")/f"screen-{key['generator'].replace('/', '_')}-{ident}-{key['frame']}.json"
+    name = f"screen-{key['generator'].replace('/', '_')}-{ident}-{key['frame']}.json"
+    path = Path(root or cache_dir()/"study")/name
     have = read_json(path)["items"] if path.exists() else {}
     todo = [p for p in pairs if p.id not in have or have[p.id]["item"] != _item_hash(p)]
     for i in tqdm(range(0, len(todo), chunk), disable=not progress, desc="screen", leave=False):
@@ -155,17 +181,19 @@ def _screen_rows(pool: dict, pos: dict, kept: dict, verdict: dict, given_up) -> 
         why = Counter(drop_reason(verdict[p.id]) for p in scr if verdict[p.id]["match"] != 1)
         correct = sum(verdict[p.id]["match"] == 1 for p in scr)
         rows.append(dict(relation=r, pool=len(ps), screened=len(scr), correct=correct, kept=len(kept[r]),
-                         dropped_wrong=why["wrong answer"], dropped_empty=why["empty answer"], over_cap=correct - len(kept[r]),
-                         not_screened=len(ps) - len(scr), given_up=given_up(r)))
+                         dropped_wrong=why["wrong answer"], dropped_empty=why["empty answer"],
+                         over_cap=correct - len(kept[r]), not_screened=len(ps) - len(scr),
+                         given_up=given_up(r)))
     return rows
 
 def screen_select(gen, pool: dict, cap: int, max_screen: int, root: Path | None = None, chunk: int = 64,
                   max_new_tokens: int = 24, progress: bool = True, min_rate: float = 0.0,
                   min_screened: int = 24) -> tuple[list, "pd.DataFrame", dict]:
-    """→ (kept pairs, per-relation report, verdicts). An item is kept when the full context's answer `match`es its gold
-    (the headline's reading). Relations are screened in rounds: each takes its first `min_screened` candidates, then the
-    next max(8, 2 × still needed), until `cap` kept, `max_screen` screened or the pool is spent; a relation whose
-    Generator answers fewer than `min_rate` of its first `min_screened`+ candidates is given up (`given_up`)."""
+    """→ (kept pairs, per-relation report, verdicts). An item is kept when the full context's answer `match`es
+    its gold (the headline's reading). Relations are screened in rounds: each takes its first `min_screened`
+    candidates, then the next max(8, 2 × still needed), until `cap` kept, `max_screen` screened or the pool is
+    spent; a relation whose Generator answers fewer than `min_rate` of its first `min_screened`+ candidates is
+    given up (`given_up`)."""
     pos, kept, verdict = {r: 0 for r in pool}, {r: [] for r in pool}, {}
     rate = lambda r: sum(verdict[p.id]["match"] == 1 for p in pool[r][:pos[r]]) / max(pos[r], 1)
     given_up = lambda r: pos[r] >= min_screened and rate(r) < min_rate
@@ -174,7 +202,8 @@ def screen_select(gen, pool: dict, cap: int, max_screen: int, root: Path | None 
         for r, ps in pool.items():
             need, room = cap - len(kept[r]), min(max_screen, len(ps)) - pos[r]
             if need > 0 and room > 0 and not given_up(r):
-                n = min_screened if pos[r] < min_screened else max(8, 2 * need)          # first its rate, then what it needs
+                # first its rate, then what it needs
+                n = min_screened if pos[r] < min_screened else max(8, 2 * need)
                 take = ps[pos[r]:pos[r] + min(room, n)]
                 batch += take
                 pos[r] += len(take)
@@ -182,23 +211,32 @@ def screen_select(gen, pool: dict, cap: int, max_screen: int, root: Path | None 
         verdict.update(screen_full_context(gen, batch, root, chunk, max_new_tokens, progress))
         for p in batch:
             if verdict[p.id]["match"] == 1 and len(kept[p.topic]) < cap: kept[p.topic].append(p)
-    return [p for r in pool for p in kept[r]], pd.DataFrame(_screen_rows(pool, pos, kept, verdict, given_up)), verdict
+    report = pd.DataFrame(_screen_rows(pool, pos, kept, verdict, given_up))
+    return [p for r in pool for p in kept[r]], report, verdict
 
 # %% ../nbs/70_study.ipynb #st000019
-def context_pool(gen, squad_json: dict, K: int, min_ratio: float = 16, max_tokens: int = 128, max_answer_words: int = 4,
-                 seed: int = 0) -> tuple[list, Counter]:
-    "SQuAD-format dict → candidate pairs (passage as context) in a seeded order, and counts left out by reason."
+def context_pool(gen, squad_json: dict, K: int, min_ratio: float = 16, max_tokens: int = 128,
+                 max_answer_words: int = 4, seed: int = 0) -> tuple[list, Counter]:
+    """SQuAD-format dict → candidate pairs (passage as context) in a seeded order, and counts left out by
+    reason."""
     out, skipped = [], Counter()
     for art in squad_json["data"]:
         for para in art["paragraphs"]:
-            qa = next((q for q in para["qas"] if q.get("answers") and len(q["answers"][0]["text"].split()) <= max_answer_words), None)
-            if qa is None: skipped[f"no question with an answer of ≤ {max_answer_words} words"] += 1; continue
+            qa = next((q for q in para["qas"] if q.get("answers")
+                       and len(q["answers"][0]["text"].split()) <= max_answer_words), None)
+            if qa is None:
+                skipped[f"no question with an answer of ≤ {max_answer_words} words"] += 1
+                continue
             skipped["other questions on a kept passage"] += len(para["qas"]) - 1
-            p = QAPair(f"squad-{qa['id']}", qa["question"].strip(), qa["answers"][0]["text"].strip(), context=para["context"].strip(),
-                       topic=art.get("title"), qtype="squad", source="squad")
+            p = QAPair(f"squad-{qa['id']}", qa["question"].strip(), qa["answers"][0]["text"].strip(),
+                       context=para["context"].strip(), topic=art.get("title"), qtype="squad", source="squad")
             n = len(gen.tok.encode(prompt_text(p), add_special_tokens=False))
-            if n < min_ratio * (K + 1): skipped[f"passage + question < {min_ratio:g}×(K+1) tokens"] += 1; continue
-            if n > max_tokens: skipped[f"passage + question > {max_tokens} tokens"] += 1; continue
+            if n < min_ratio * (K + 1):
+                skipped[f"passage + question < {min_ratio:g}×(K+1) tokens"] += 1
+                continue
+            if n > max_tokens:
+                skipped[f"passage + question > {max_tokens} tokens"] += 1
+                continue
             out.append(p)
     kept, rep = validate_pairs(out)
     skipped.update(rep.skipped)
@@ -218,11 +256,12 @@ def _held_counts(sizes: dict, n_held: int) -> dict:
     return take
 
 def split_study(pairs: list, n_held: int, seed: int = 0) -> tuple[list, list, list[bool]]:
-    """→ (train pairs, held-out pairs, per held-out pair: its answer never occurs in training). Stratified by `topic`,
-    each topic's items in `stable_seed` order of their ids; training at least as large as the held-out set."""
+    """→ (train pairs, held-out pairs, per held-out pair: its answer never occurs in training). Stratified by
+    `topic`, each topic's items in `stable_seed` order of their ids; training at least as large as the
+    held-out set."""
     if not 0 < n_held <= len(pairs) // 2:
-        raise ValueError(f"n_held={n_held} needs 0 < n_held ≤ {len(pairs) // 2} (half of the {len(pairs)} items, so that "
-                         "training is at least as large): lower it or keep more items")
+        raise ValueError(f"n_held={n_held} needs 0 < n_held ≤ {len(pairs) // 2} (half of the {len(pairs)} "
+                         "items, so that training is at least as large): lower it or keep more items")
     groups = {}
     for p in pairs: groups.setdefault(p.topic, []).append(p)
     held_ids = set()
@@ -233,11 +272,13 @@ def split_study(pairs: list, n_held: int, seed: int = 0) -> tuple[list, list, li
     return train, held, [normalize_answer(p.answer) not in seen for p in held]
 
 # %% ../nbs/70_study.ipynb #st000025
-def _digest(*parts) -> str: return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 def study_targets(gen, pairs: list, arm: str, K: int, restarts: int, max_steps: int, lr: float, seed: int = 0,
                   progress: bool = True):
-    "Phase 1a targets for `pairs` (made or resumed in the config-named cache store) → (targets, folder, config)."
+    """Phase 1a targets for `pairs` (made or resumed in the config-named cache store) → (targets, folder,
+    config)."""
     cfg = notebook_config(K=K, restarts=restarts, max_steps=max_steps, lr=lr, init="mean", seed=seed)
     t, d = ensure_targets(gen, pairs, cfg, "", f"study-{arm}", progress)
     return t, d, cfg
@@ -247,21 +288,24 @@ def target_rows(targets, ids: list) -> torch.Tensor:
     pos = {i: n for n, i in enumerate(targets.ids)}
     return targets.best_content[[pos[i] for i in ids]].float()
 
-def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root: Path | None = None, width: int = 128,
-                   depth: int = 2, steps: int = 200, batch_size: int = 64, lr: float = 1e-3, max_len: int = 128,
-                   seed: int = 0, progress: bool = True):
+def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root: Path | None = None,
+                   width: int = 128, depth: int = 2, steps: int = 200, batch_size: int = 64, lr: float = 1e-3,
+                   max_len: int = 128, seed: int = 0, progress: bool = True):
     """A Diffuser on targets `x` (N, K, d) of `train_ids`, conditioned on `cond_text[id]`; its configs from
-    `diffuser_recipe`, trained (or resumed, or loaded when finished) in a checkpoint folder named by its data and
-    configs → (EMA net, normaliser, folder). The one path every study Diffuser takes, whatever its targets."""
-    if x.shape[0] != len(train_ids): raise ValueError(f"study_diffuser: {x.shape[0]} targets for {len(train_ids)} ids")
+    `diffuser_recipe`, trained (or resumed, or loaded when finished) in a checkpoint folder named by its data
+    and configs → (EMA net, normaliser, folder). The one path every study Diffuser takes, whatever its
+    targets."""
+    if x.shape[0] != len(train_ids):
+        raise ValueError(f"study_diffuser: {x.shape[0]} targets for {len(train_ids)} ids")
     x = x.float()
     norm = Normalizer.fit(x)
     texts = [cond_text[i] for i in train_ids]
-    cond, mask = input_embeddings(gen, texts, max_len)                                      # (N, L, d), (N, L)
+    # (N, L, d), (N, L)
+    cond, mask = input_embeddings(gen, texts, max_len)
     dcfg, tcfg = diffuser_recipe(K=x.shape[1], d=gen.d, steps=steps, seed=seed, width=width, depth=depth,
                                  batch_size=batch_size, lr=lr, max_cond_len=max_len)
-    key = _digest(hashlib.sha256(x.numpy().tobytes()).hexdigest(), list(train_ids), texts, dataclasses.asdict(dcfg),
-                  dataclasses.asdict(tcfg))
+    key = _digest(hashlib.sha256(x.numpy().tobytes()).hexdigest(), list(train_ids), texts,
+                  dataclasses.asdict(dcfg), dataclasses.asdict(tcfg))
     ck = Path(root or cache_dir()/"study")/f"diffuser-{gen.name.replace('/', '_')}-{key}"
     data = DiffusionData(cond, mask, norm(x), torch.ones(len(train_ids)), list(train_ids))
     train_diffuser(data, dcfg, tcfg, norm, ckpt_dir=ck, progress=progress)
@@ -269,14 +313,17 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
     return net, norm, ck
 
 def random_targets(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    "Targets of `x`'s shape and statistics (per-dimension mean, one scale) that carry nothing about their items."
+    """Targets of `x`'s shape and statistics (per-dimension mean, one scale) that carry nothing about their
+    items."""
     z = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
     return Normalizer.fit(x.float()).inverse(z)
 
-def distilled_targets(gen, pairs: list, ecfg: EvalConfig, root: Path | None = None, chunk: int = 64) -> torch.Tensor:
-    """Content (N, K, d) for training `pairs` from the full-context teacher (`distill_content` on their gold answers,
-    in chunks), cached under `root` by the Generator, items and config."""
-    key = _digest(gen.name, [(p.id, p.question, p.answer, p.context) for p in pairs], dataclasses.asdict(ecfg))
+def distilled_targets(gen, pairs: list, ecfg: EvalConfig, root: Path | None = None,
+                      chunk: int = 64) -> torch.Tensor:
+    """Content (N, K, d) for training `pairs` from the full-context teacher (`distill_content` on their gold
+    answers, in chunks), cached under `root` by the Generator, items and config."""
+    key = _digest(gen.name, [(p.id, p.question, p.answer, p.context) for p in pairs],
+                  dataclasses.asdict(ecfg))
     f = Path(root or cache_dir()/"study")/f"distilled-{key}.safetensors"
     if f.exists(): return load_file(f)["content"]
     x = torch.cat([distill_content(gen, pairs[i:i + chunk], ecfg).cpu() for i in range(0, len(pairs), chunk)])
@@ -285,12 +332,15 @@ def distilled_targets(gen, pairs: list, ecfg: EvalConfig, root: Path | None = No
 
 # %% ../nbs/70_study.ipynb #fd5b2d8f
 def target_set_similarity(a: torch.Tensor, b: torch.Tensor, labels: list, k: int = 5, seed: int = 0) -> dict:
-    "How alike two target sets (N, K, d) for the same items are: matched cosine, neighbourhood overlap, label agreement."
+    """How alike two target sets (N, K, d) for the same items are: matched cosine, neighbourhood overlap,
+    label agreement."""
     n = a.shape[0]
     if b.shape != a.shape or len(labels) != n:
-        raise ValueError(f"target_set_similarity: shapes {tuple(a.shape)} and {tuple(b.shape)}, {len(labels)} labels")
+        raise ValueError(f"target_set_similarity: shapes {tuple(a.shape)} and {tuple(b.shape)}, "
+                         f"{len(labels)} labels")
     perm = np.random.default_rng(seed).permutation(n)
-    perm = np.where(perm == np.arange(n), (perm + 1) % n, perm)                      # never an item with itself
+    # never an item with itself
+    perm = np.where(perm == np.arange(n), (perm + 1) % n, perm)
     same = [matched_cosine(a[i], b[i]) for i in range(n)]
     other = [matched_cosine(a[i], b[j]) for i, j in enumerate(perm)]
     k = max(1, min(k, n - 1))
@@ -318,25 +368,31 @@ def evaluate_arm(gen, pairs: list, ecfg: EvalConfig, seeds: int, runs: list[tupl
         if f is not None and f.exists():
             out.append(read_json(f))
             continue
-        r = evaluate_method(gen, pairs, dataclasses.replace(ecfg, method=method), seeds=seeds, label=label, **kw)
-        r = nan_to_none(json.loads(json.dumps(r, default=float)))        # as read back: tuples → lists, undefined → None
+        r = evaluate_method(gen, pairs, dataclasses.replace(ecfg, method=method), seeds=seeds, label=label,
+                            **kw)
+        # as read back: tuples → lists, undefined → None
+        r = nan_to_none(json.loads(json.dumps(r, default=float)))
         if f is not None: atomic_write_json(f, r)
         out.append(r)
     return out
 
-def study_runs(c_star: torch.Tensor, diffusers: dict, train: list, train_content: torch.Tensor) -> list[tuple]:
-    """The study's runs on held-out items: every registered method (the Diffuser's conditions are in each pair's question),
-    and the `diffuser` method once more per other trained Diffuser ({label: (net, norm)}; `diffuser` is the c* one)."""
+def study_runs(c_star: torch.Tensor, diffusers: dict, train: list,
+               train_content: torch.Tensor) -> list[tuple]:
+    """The study's runs on held-out items: every registered method (the Diffuser's conditions are in each
+    pair's question), and the `diffuser` method once more per other trained Diffuser ({label: (net, norm)};
+    `diffuser` is the c* one)."""
     net, norm = diffusers["diffuser"]
     base = dict(c_star=c_star, diffuser=net, norm=norm, train=train, train_content=train_content)
     runs = [(m, m, base) for m in METHODS]
-    runs += [(label, "diffuser", dict(base, diffuser=n, norm=z)) for label, (n, z) in diffusers.items() if label != "diffuser"]
+    runs += [(label, "diffuser", dict(base, diffuser=n, norm=z)) for label, (n, z) in diffusers.items()
+             if label != "diffuser"]
     return runs
 
 # %% ../nbs/70_study.ipynb #st000027
 ANSWER_COLUMNS = ("block", "method", "positions", "match", "match_ci", "retained_match", "retained_match_ci",
-                  "diff_answer_prior", "diff_answer_prior_ci", "diff_full_context", "diff_full_context_ci", "macro_match",
-                  "macro_match_ci", "unseen_match", "unseen_match_ci", "em", "f1", "loss", "em_prefix", "fit_match", "n", "seeds")
+                  "diff_answer_prior", "diff_answer_prior_ci", "diff_full_context", "diff_full_context_ci",
+                  "macro_match", "macro_match_ci", "unseen_match", "unseen_match_ci", "em", "f1", "loss",
+                  "em_prefix", "fit_match", "n", "seeds")
 
 def _diffs(results: list[dict], ref: str) -> dict:
     "method → (diff, ci) against `ref` (empty when `ref` was not scored)."
@@ -345,7 +401,8 @@ def _diffs(results: list[dict], ref: str) -> dict:
     return {m: (d, ci) for m, d, ci in zip(t.method, t["diff"], t.diff_ci)}
 
 def arm_table(results: list[dict], held: list, unseen: list[bool], fit: dict | None = None) -> "pd.DataFrame":
-    "The answer table of one arm (`ANSWER_COLUMNS`) from its results on `held` (fit: label → match on training items)."
+    """The answer table of one arm (`ANSWER_COLUMNS`) from its results on `held` (fit: label → match on
+    training items)."""
     tab = retained_table(results).set_index("method")
     topics, un = [p.topic for p in held], np.asarray(unseen, bool)
     dp, dfc = _diffs(results, "answer_prior"), _diffs(results, "full_context")
@@ -353,12 +410,15 @@ def arm_table(results: list[dict], held: list, unseen: list[bool], fit: dict | N
     for r in sorted(results, key=lambda r: r.get("block") == "oracle"):
         v, m = np.asarray(r["items"]["match"], float), r["method"]
         mac, ucs = macro_ci(v, topics), bootstrap_ci(v[un]) if un.any() else (math.nan,) * 3
-        rows.append(dict(block=r["block"], method=m, positions=r["positions"], match=r["match"], match_ci=r["match_ci"],
-                         retained_match=tab.loc[m, "retained_match"], retained_match_ci=tab.loc[m, "retained_match_ci"],
-                         diff_answer_prior=dp.get(m, (None,))[0], diff_answer_prior_ci=dp.get(m, (None, None))[1],
-                         diff_full_context=dfc.get(m, (None,))[0], diff_full_context_ci=dfc.get(m, (None, None))[1],
-                         macro_match=mac[0], macro_match_ci=mac[1:], unseen_match=ucs[0], unseen_match_ci=ucs[1:],
-                         em=r["em"], f1=r["f1"], loss=r["loss"], em_prefix=r["em_prefix"], fit_match=(fit or {}).get(m),
+        rows.append(dict(block=r["block"], method=m, positions=r["positions"], match=r["match"],
+                         match_ci=r["match_ci"], retained_match=tab.loc[m, "retained_match"],
+                         retained_match_ci=tab.loc[m, "retained_match_ci"],
+                         diff_answer_prior=dp.get(m, (None,))[0],
+                         diff_answer_prior_ci=dp.get(m, (None, None))[1],
+                         diff_full_context=dfc.get(m, (None,))[0],
+                         diff_full_context_ci=dfc.get(m, (None, None))[1], macro_match=mac[0],
+                         macro_match_ci=mac[1:], unseen_match=ucs[0], unseen_match_ci=ucs[1:], em=r["em"],
+                         f1=r["f1"], loss=r["loss"], em_prefix=r["em_prefix"], fit_match=(fit or {}).get(m),
                          n=r["n"], seeds=r["seeds"]))
     return pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
 
@@ -369,6 +429,8 @@ def _cell(v):
     return v.item() if isinstance(v, np.generic) else v
 
 def answer_record(arm: str, table, results: list[dict], **extra) -> dict:
-    "The index's entry for one arm: the table (both blocks) and the sentence from per-item paired differences."
+    """The index's entry for one arm: the table (both blocks) and the sentence from per-item paired
+    differences."""
     rows = [[_cell(r[c]) for c in ANSWER_COLUMNS] for r in table.to_dict("records")]
-    return dict(arm=arm, sentence=comparison_sentence(results, arm), columns=list(ANSWER_COLUMNS), rows=rows, **extra)
+    return dict(arm=arm, sentence=comparison_sentence(results, arm), columns=list(ANSWER_COLUMNS), rows=rows,
+                **extra)
