@@ -5,18 +5,19 @@ SQuAD-shifts, Wikidata facts, FanOutQA and the hub datasets."""
 
 # %% ../nbs/05_data.ipynb #7110ef42
 from __future__ import annotations
-import json, re, io, os, shutil, tarfile, random, tempfile, subprocess, sys, dataclasses
+import json, re, io, os, shutil, tarfile, random, tempfile, subprocess, sys, dataclasses, importlib.util
 from dataclasses import dataclass, field
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Callable
 from .core import data_dir, cache_dir, atomic_write_bytes
 
 # %% auto #0
 __all__ = ['BIGBENCH_FILES', 'HUB', 'DATASETS', 'QAPair', 'qtype_of', 'DataError', 'ValidationReport', 'text_problem',
            'validate_pairs', 'load_tables', 'default_facts', 'save_jsonl', 'row_problem', 'pair_from_dict',
            'load_records', 'load_jsonl', 'squad_pairs', 'wikidata_pairs', 'fetch_bigbench', 'read_tar_json',
-           'answer_text', 'fanoutqa_pairs', 'hub_pairs', 'dataset_pairs', 'load_pairs', 'fetch']
+           'answer_text', 'fanoutqa_pairs', 'hub_pairs', 'dataset_pairs', 'Dataset', 'register_dataset', 'load_pairs',
+           'fetch']
 
 # %% ../nbs/05_data.ipynb #005280a1
 @dataclass(frozen=True)
@@ -57,11 +58,13 @@ class ValidationReport:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def text_problem(p) -> str | None:
-    "Why a `QAPair`'s fields cannot be text the Generator reads (a non-string, a control character); None when they can."
+    """Why a `QAPair`'s fields cannot be text the Generator reads (a non-string, a control character); None
+    when they can."""
     for f in ("id", "question", "answer"):
         if not isinstance(getattr(p, f), str): return f"{f} is {type(getattr(p, f)).__name__}, not a string"
     for f in ("context", "topic", "qtype", "atype", "source", "k_complexity"):
-        if getattr(p, f) is not None and not isinstance(getattr(p, f), str): return f"{f} is {type(getattr(p, f)).__name__}, not a string"
+        if getattr(p, f) is not None and not isinstance(getattr(p, f), str):
+            return f"{f} is {type(getattr(p, f)).__name__}, not a string"
     for f in ("paraphrases_q", "paraphrases_a", "bridge"):
         if not all(isinstance(x, str) for x in getattr(p, f)): return f"{f} holds a non-string"
     for f in ("question", "answer", "context", "paraphrases_q", "paraphrases_a", "bridge"):
@@ -81,8 +84,9 @@ def _row_name(p, where: dict) -> str:
 
 def validate_pairs(pairs: Iterable[QAPair], max_chars: int = 2000, strict: bool = False,
                    where: dict | None = None) -> tuple[list[QAPair], ValidationReport]:
-    """Keep usable pairs; count every skip by reason. `strict=True` raises `DataError` on the first bad row instead.
-    `where` (id → `file:line`, e.g. `load_records`' report) names rows by where they came from; else by id."""
+    """Keep usable pairs; count every skip by reason. `strict=True` raises `DataError` on the first bad row
+    instead. `where` (id → `file:line`, e.g. `load_records`' report) names rows by where they came from; else
+    by id."""
     kept, rep, ids, seen, where = [], ValidationReport(), set(), set(), where or {}
     for p in pairs:
         reason = text_problem(p)
@@ -94,9 +98,15 @@ def validate_pairs(pairs: Iterable[QAPair], max_chars: int = 2000, strict: bool 
         elif (p.question.strip(), p.answer.strip()) in seen: reason = "duplicate question-answer"
         if reason:
             row = _row_name(p, where)
-            if strict: raise DataError(f"row {row}: {reason}. Fix the row or call with strict=False to skip and count it.")
-            rep.skipped[reason] += 1; rep.examples.setdefault(reason, row); continue
-        ids.add(p.id); seen.add((p.question.strip(), p.answer.strip())); kept.append(p)
+            if strict:
+                raise DataError(f"row {row}: {reason}. Fix the row or call with strict=False to skip and "
+                                "count it.")
+            rep.skipped[reason] += 1
+            rep.examples.setdefault(reason, row)
+            continue
+        ids.add(p.id)
+        seen.add((p.question.strip(), p.answer.strip()))
+        kept.append(p)
     rep.kept = len(kept)
     return kept, rep
 
@@ -104,13 +114,15 @@ def validate_pairs(pairs: Iterable[QAPair], max_chars: int = 2000, strict: bool 
 def load_tables(path: str | Path | None = None) -> dict:
     return json.loads(Path(path or data_dir()/"facts_tables.json").read_text())
 
-def _ordinal(n): return {1:"first",2:"second",3:"third",4:"fourth",5:"fifth",6:"sixth",7:"seventh",8:"eighth"}[n]
+def _ordinal(n):
+    return {1:"first",2:"second",3:"third",4:"fourth",5:"fifth",6:"sixth",7:"seventh",8:"eighth"}[n]
 
 def default_facts(tables: dict | None = None, seed: int = 0) -> list[QAPair]:
     "The lab's closed-book facts with topic, question-type and answer-type tags."
     t, out = tables or load_tables(), []
     def add(topic, atype, q, a, rel):
-        out.append(QAPair(f"{rel}-{len(out):03d}", q, a, topic=topic, qtype=qtype_of(q), atype=atype, source="facts"))
+        out.append(QAPair(f"{rel}-{len(out):03d}", q, a, topic=topic, qtype=qtype_of(q), atype=atype,
+                          source="facts"))
     for c, cap, cont, cur, lang in t["countries"]:
         add("geography", "city", f"What is the capital of {c}?", cap, "capital")
         add("geography", "continent", f"On which continent is {c}?", cont, "continent")
@@ -119,13 +131,17 @@ def default_facts(tables: dict | None = None, seed: int = 0) -> list[QAPair]:
     for lm, c in t["landmarks"]: add("landmarks", "country", f"In which country is {lm}?", c, "landmark")
     for name, sym in t["elements"]:
         add("chemistry", "symbol", f"What is the chemical symbol of {name}?", sym, "symbol")
-        add("chemistry", "element", f"Which element has the chemical symbol {sym}?", name.capitalize(), "element")
+        add("chemistry", "element", f"Which element has the chemical symbol {sym}?", name.capitalize(),
+            "element")
     for i, p in enumerate(t["planets"], 1):
         add("astronomy", "planet", f"Which planet is {_ordinal(i)} from the Sun?", p, "planet")
-    for book, author, country in t["books"]: add("literature", "person", f"Who wrote {book}?", author, "author")
-    for animal, young in t["animal_young"]: add("animals", "word", f"What is a baby {animal} called?", f"a {young}", "young")
+    for book, author, country in t["books"]:
+        add("literature", "person", f"Who wrote {book}?", author, "author")
+    for animal, young in t["animal_young"]:
+        add("animals", "word", f"What is a baby {animal} called?", f"a {young}", "young")
     for a, b in t["opposites"]: add("words", "word", f"What is the opposite of {a}?", b, "opposite")
-    for thing, col in t["colors"]: add("colors", "color", f"What color is {thing}?", col.capitalize(), "color")
+    for thing, col in t["colors"]:
+        add("colors", "color", f"What color is {thing}?", col.capitalize(), "color")
     rng = random.Random(seed)
     for _ in range(40):
         x, y = rng.randint(2, 12), rng.randint(2, 12)
@@ -145,11 +161,13 @@ _TUPLES = ("paraphrases_q", "paraphrases_a", "bridge")
 def row_problem(d) -> str | None:
     "Why a parsed row cannot be a `QAPair` (None when it can)."
     if not isinstance(d, dict): return f"a row must be a JSON object, got {type(d).__name__}"
-    if extra := sorted(set(d) - set(_FIELDS)): return f"unknown fields {extra}; QAPair fields are {sorted(_FIELDS)}"
+    if extra := sorted(set(d) - set(_FIELDS)):
+        return f"unknown fields {extra}; QAPair fields are {sorted(_FIELDS)}"
     if missing := [k for k in _REQUIRED if d.get(k) is None]: return f"missing field(s) {missing}"
     for k, v in d.items():
         if k in _TUPLES:
-            if not (isinstance(v, list) and all(isinstance(x, str) for x in v)): return f"field {k!r} must be a list of strings, got {v!r:.60}"
+            if not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                return f"field {k!r} must be a list of strings, got {v!r:.60}"
         elif v is not None and not isinstance(v, str):
             return f"field {k!r} must be a string, got {type(v).__name__} {v!r:.60} (write it in quotes)"
     return None
@@ -160,13 +178,18 @@ def pair_from_dict(d: dict) -> QAPair:
     return QAPair(**{k: tuple(v) if k in _TUPLES else v for k, v in d.items()})
 
 def _rows(path: Path):
-    "(line number, parsed row or None, problem) for each non-blank row of a .jsonl file or each element of a .json list."
+    """(line number, parsed row or None, problem) for each non-blank row of a .jsonl file or each element of
+    a .json list."""
     raw = path.read_bytes()
     if path.suffix == ".json":
         try: data = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as e: raise DataError(f"{path}: invalid UTF-8 at byte {e.start}: save the file as UTF-8") from None
-        except json.JSONDecodeError as e: raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); a .json dataset is one list of objects") from None
-        if not isinstance(data, list): raise DataError(f"{path}: a .json dataset must be a list of objects, got {type(data).__name__}")
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: invalid UTF-8 at byte {e.start}: save the file as UTF-8") from None
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); a .json dataset is one list of "
+                            "objects") from None
+        if not isinstance(data, list):
+            raise DataError(f"{path}: a .json dataset must be a list of objects, got {type(data).__name__}")
         for i, d in enumerate(data): yield i + 1, d, None   # element numbers stand in for lines
         return
     for n, line in enumerate(raw.split(b"\n"), 1):
@@ -176,20 +199,31 @@ def _rows(path: Path):
         except json.JSONDecodeError as e: yield n, None, f"not JSON ({e.msg}, column {e.colno})"
 
 def load_records(path: str | Path, strict: bool = False) -> tuple[list[QAPair], ValidationReport]:
-    "Pairs from a user's .jsonl/.json file and a report whose skips name `file:line` and reason; `strict` raises on the first bad row."
+    """Pairs from a user's .jsonl/.json file and a report whose skips name `file:line` and reason; `strict`
+    raises on the first bad row."""
     path = Path(path)
     if not path.exists(): raise DataError(f"no such data file: {path}")
-    if path.is_dir(): raise DataError(f"{path} is a folder, not a data file: give the .jsonl/.json file inside it")
-    if path.suffix not in (".jsonl", ".json"): raise DataError(f"{path}: a data file must be .jsonl (one object per line) or .json (a list of objects)")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a data file: give the .jsonl/.json file inside it")
+    if path.suffix not in (".jsonl", ".json"):
+        raise DataError(f"{path}: a data file must be .jsonl (one object per line) or .json (a list of "
+                        "objects)")
     pairs, rep, rows = [], ValidationReport(), 0
     for n, d, why in _rows(path):
         rows += 1
         why = why or row_problem(d) or text_problem(pair_from_dict(d))
         if why:
-            if strict: raise DataError(f"{path}:{n}: {why}. Fix the row, or load with strict=False to skip and count it.")
-            rep.skipped[why] += 1; rep.examples.setdefault(why, f"{path.name}:{n}"); continue
-        pairs.append(pair_from_dict(d)); rep.where.setdefault(pairs[-1], f"{path.name}:{n}")
-    if rows == 0: raise DataError(f"{path} holds no rows: an empty dataset is almost always a wrong path or an unfinished export")
+            if strict:
+                raise DataError(f"{path}:{n}: {why}. Fix the row, or load with strict=False to skip and "
+                                "count it.")
+            rep.skipped[why] += 1
+            rep.examples.setdefault(why, f"{path.name}:{n}")
+            continue
+        pairs.append(pair_from_dict(d))
+        rep.where.setdefault(pairs[-1], f"{path.name}:{n}")
+    if rows == 0:
+        raise DataError(f"{path} holds no rows: an empty dataset is almost always a wrong path or an "
+                        "unfinished export")
     return pairs, rep
 
 def load_jsonl(path: str | Path, strict: bool = True) -> list[QAPair]:
@@ -205,8 +239,9 @@ def squad_pairs(squad_json: dict, source: str = "squad", limit: int | None = Non
             for qa in para["qas"]:
                 if not qa.get("answers"): continue
                 q = qa["question"].strip()
-                out.append(QAPair(f"{source}-{qa['id']}", q, qa["answers"][0]["text"].strip(), context=para["context"],
-                                  topic=art.get("title"), qtype=qtype_of(q), source=source))
+                out.append(QAPair(f"{source}-{qa['id']}", q, qa["answers"][0]["text"].strip(),
+                                  context=para["context"], topic=art.get("title"), qtype=qtype_of(q),
+                                  source=source))
                 if limit and len(out) >= limit: return out
     return out
 
@@ -215,7 +250,8 @@ def wikidata_pairs(task_json: dict, limit: int | None = None) -> list[QAPair]:
     out = []
     for i, ex in enumerate(task_json["examples"]):
         tgt = ex["target"] if isinstance(ex["target"], str) else ex["target"][0]
-        out.append(QAPair(f"wikidata-{i:05d}", ex["input"].strip(), tgt.strip(), topic="wikidata", qtype="completion", source="wikidata"))
+        out.append(QAPair(f"wikidata-{i:05d}", ex["input"].strip(), tgt.strip(), topic="wikidata",
+                          qtype="completion", source="wikidata"))
         if limit and len(out) >= limit: break
     return out
 
@@ -225,9 +261,10 @@ BIGBENCH_FILES = {
 }
 
 def fetch_bigbench() -> Path:
-    """The bigbench 1.0.0 source (an unpacked tree, or an archive an older pip left) in data/cache/bigbench/, fetched once.
-    pip ≥ 24 downloads the sdist, then refuses its metadata (it declares a direct-URL dependency) and deletes it, so the
-    download runs with `--no-clean` in a private TMPDIR and the unpacked tree it leaves is moved into the cache in one rename."""
+    """The bigbench 1.0.0 source (an unpacked tree, or an archive an older pip left) in data/cache/bigbench/,
+    fetched once. pip ≥ 24 downloads the sdist, then refuses its metadata (it declares a direct-URL
+    dependency) and deletes it, so the download runs with `--no-clean` in a private TMPDIR and the unpacked
+    tree it leaves is moved into the cache in one rename."""
     dest = cache_dir()/"bigbench"
     tree = dest/"bigbench-1.0.0"
     if (tree/"bigbench"/"benchmark_tasks").is_dir(): return tree
@@ -236,11 +273,13 @@ def fetch_bigbench() -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     # one per process: two fetches at once never share it
     tmp = Path(tempfile.mkdtemp(dir=dest, prefix="tmp-"))
-    r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-clean", "-d", str(tmp),
-                        "bigbench==1.0.0"], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp)})
+    r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                        "--no-clean", "-d", str(tmp), "bigbench==1.0.0"], capture_output=True, text=True,
+                        env={**os.environ, "TMPDIR": str(tmp)})
     try:
         if hits := sorted(tmp.glob("bigbench-1.0.0*.tar.gz")):           # a pip that keeps the archive
-            os.replace(hits[0], dest/hits[0].name); return dest/hits[0].name
+            os.replace(hits[0], dest/hits[0].name)
+            return dest/hits[0].name
         if roots := sorted(tmp.glob("pip-download-*/bigbench*/bigbench/benchmark_tasks")):
             try: os.replace(roots[0].parent.parent, tree)
             # another process put its tree there first: use it
@@ -248,13 +287,16 @@ def fetch_bigbench() -> Path:
                 if not (tree/"bigbench"/"benchmark_tasks").is_dir(): raise
             return tree
     finally: shutil.rmtree(tmp, ignore_errors=True)
-    raise DataError(f"could not download bigbench 1.0.0 with pip (no package index reachable?); pip said:\n{r.stderr[-800:]}")
+    raise DataError("could not download bigbench 1.0.0 with pip (no package index reachable?); pip "
+                    f"said:\n{r.stderr[-800:]}")
 
 def read_tar_json(archive: str | Path, member_suffix: str) -> dict:
-    "Read one JSON file (matched by path suffix) from the bigbench source: a .tar.gz (read in place) or its unpacked tree."
+    """Read one JSON file (matched by path suffix) from the bigbench source: a .tar.gz (read in place) or its
+    unpacked tree."""
     archive = Path(archive)
     if archive.is_dir():
-        hits = [archive/member_suffix] if (archive/member_suffix).is_file() else sorted(archive.glob(f"**/{member_suffix}"))
+        exact = archive/member_suffix
+        hits = [exact] if exact.is_file() else sorted(archive.glob(f"**/{member_suffix}"))
         if hits: return json.loads(hits[0].read_text())
         raise DataError(f"{member_suffix} not found in {archive}")
     with tarfile.open(archive) as tf:
@@ -276,49 +318,60 @@ def _flatten_decomp(node, out):
     return out
 
 def fanoutqa_pairs(path: str | Path | None = None, limit: int | None = None) -> list[QAPair]:
-    "FanOutQA dev questions (answers rendered as text), with every sub-question and its answer as a bridging fact."
+    """FanOutQA dev questions (answers rendered as text), with every sub-question and its answer as a
+    bridging fact."""
     if path is None:
-        import importlib.util
         spec = importlib.util.find_spec("fanoutqa")
-        if spec is None: raise DataError("fanoutqa is not installed: run `make install` (it installs fanoutqa --no-deps)")
+        if spec is None:
+            raise DataError("fanoutqa is not installed: run `make install` (it installs fanoutqa --no-deps)")
         path = Path(spec.origin).parent/"data"/"fanout-final-dev.json"
     out = []
     for q in json.loads(Path(path).read_text()):
         bridge = tuple(_flatten_decomp(q, []))
         cx = "single fact" if len(bridge) <= 1 else "multiple facts"
-        out.append(QAPair(f"fanoutqa-{q['id']}", q["question"].strip(), answer_text(q["answer"]).strip(), bridge=bridge,
-                          qtype=qtype_of(q["question"]), source="fanoutqa", k_complexity=cx))
+        out.append(QAPair(f"fanoutqa-{q['id']}", q["question"].strip(), answer_text(q["answer"]).strip(),
+                          bridge=bridge, qtype=qtype_of(q["question"]), source="fanoutqa", k_complexity=cx))
         if limit and len(out) >= limit: break
     return out
 
 # %% ../nbs/05_data.ipynb #5b75aa89
-HUB = {"squad": ("rajpurkar/squad", None), "trivia_qa": ("mandarjoshi/trivia_qa", "rc.nocontext"), "nq_open": ("google-research-datasets/nq_open", None)}
+HUB = {"squad": ("rajpurkar/squad", None), "trivia_qa": ("mandarjoshi/trivia_qa", "rc.nocontext"),
+       "nq_open": ("google-research-datasets/nq_open", None)}
 
 def _hub_row(name, r, i):
     if name == "squad":
-        return QAPair(f"squad-{r['id']}", r["question"], r["answers"]["text"][0], context=r["context"], topic=r.get("title"), qtype=qtype_of(r["question"]), source="squad")
+        return QAPair(f"squad-{r['id']}", r["question"], r["answers"]["text"][0], context=r["context"],
+                      topic=r.get("title"), qtype=qtype_of(r["question"]), source="squad")
     if name == "trivia_qa":
-        return QAPair(f"trivia_qa-{r['question_id']}", r["question"], r["answer"]["value"], qtype=qtype_of(r["question"]), source="trivia_qa")
+        return QAPair(f"trivia_qa-{r['question_id']}", r["question"], r["answer"]["value"],
+                      qtype=qtype_of(r["question"]), source="trivia_qa")
     if name == "nq_open":
-        return QAPair(f"nq_open-{i:06d}", r["question"], r["answer"][0], qtype=qtype_of(r["question"]), source="nq_open")
+        return QAPair(f"nq_open-{i:06d}", r["question"], r["answer"][0], qtype=qtype_of(r["question"]),
+                      source="nq_open")
     raise DataError(f"unknown hub dataset {name!r}; known: {sorted(HUB)}")
 
-def hub_pairs(name: str, split: str = "validation", data_files: str | None = None, limit: int | None = None) -> list[QAPair]:
+def hub_pairs(name: str, split: str = "validation", data_files: str | None = None,
+              limit: int | None = None) -> list[QAPair]:
     "Q-A pairs from a hub dataset (or local files of its schema via `data_files`)."
+    # datasets takes seconds to import: loaded only when a hub dataset is read
     import datasets
     if name not in HUB: raise DataError(f"unknown hub dataset {name!r}; known: {sorted(HUB)}")
     try:
         if data_files: ds = datasets.load_dataset("json", data_files={split: str(data_files)}, split=split)
-        else: ds = datasets.load_dataset(HUB[name][0], HUB[name][1], split=split, cache_dir=str(cache_dir()/"hf"))
+        else:
+            ds = datasets.load_dataset(HUB[name][0], HUB[name][1], split=split,
+                                       cache_dir=str(cache_dir()/"hf"))
     except Exception as e:
         if data_files: raise
-        raise DataError(f"could not load {name!r} from the hub ({type(e).__name__}). Offline? Unset HF_DATASETS_OFFLINE where "
-                        f"the hub is reachable, or pass data_files= with a local copy of the same schema.") from e
+        raise DataError(f"could not load {name!r} from the hub ({type(e).__name__}). Offline? Unset "
+                        "HF_DATASETS_OFFLINE where the hub is reachable, or pass data_files= with a local "
+                        "copy of the same schema.") from e
     rows = ds if limit is None else ds.select(range(min(limit, len(ds))))
     return [_hub_row(name, r, i) for i, r in enumerate(rows)]
 
 def _cell_text(v, col: str, i: int) -> str:
-    "A column's value as text: a string, the first of a list, or the first `text` of a SQuAD-style answers dict."
+    """A column's value as text: a string, the first of a list, or the first `text` of a SQuAD-style answers
+    dict."""
     if isinstance(v, dict) and "text" in v: v = v["text"]
     if isinstance(v, (list, tuple)): v = v[0] if v else None
     if v is None: raise DataError(f"row {i}: column {col!r} is empty")
@@ -326,6 +379,7 @@ def _cell_text(v, col: str, i: int) -> str:
 
 def _open_dataset(src: str, split: str, streaming: bool):
     "A local `save_to_disk` folder, a local folder/file of parquet/json/csv, or a hub id, through `datasets`."
+    # datasets takes seconds to import: loaded only when such a dataset is read
     import datasets
     p = Path(src)
     if p.is_dir() and ((p/"dataset_info.json").exists() or (p/"dataset_dict.json").exists()):
@@ -337,64 +391,108 @@ def _open_dataset(src: str, split: str, streaming: bool):
     try: return datasets.load_dataset(src, split=split, streaming=streaming, cache_dir=str(cache_dir()/"hf"))
     except Exception as e:
         where = "folder" if p.exists() else "hub id"
-        raise DataError(f"could not load the {where} {src!r} (split {split!r}) with datasets: {type(e).__name__}: {e}. "
-                        + ("" if p.exists() else "Offline? Unset HF_DATASETS_OFFLINE where the hub is reachable, or pass a "
+        raise DataError(f"could not load the {where} {src!r} (split {split!r}) with datasets: "
+                        f"{type(e).__name__}: {e}. "
+                        + ("" if p.exists()
+                           else "Offline? Unset HF_DATASETS_OFFLINE where the hub is reachable, or pass a "
                            "local folder (hf:/path/to/folder).")) from None
 
 def dataset_pairs(src: str, question: str = "question", answer: str = "answer", context: str | None = None,
-                  id: str | None = None, topic: str | None = None, split: str = "train", streaming: bool = False,
-                  limit: int | None = None) -> list[QAPair]:
-    """Q-A pairs from any dataset `datasets` can open (a hub id `ORG/NAME`, a local folder of parquet/json files, or a
-    `save_to_disk` folder), given which columns hold the question, the answer (a string, a list: its first, or a SQuAD
-    `answers` dict) and optionally the context, the id (default: `<name>-<row>`) and a topic. `streaming` reads rows as
-    they come (with `limit`, only those). A missing column is a `DataError` naming the columns there are."""
+                  id: str | None = None, topic: str | None = None, split: str = "train",
+                  streaming: bool = False, limit: int | None = None) -> list[QAPair]:
+    """Q-A pairs from any dataset `datasets` can open (a hub id `ORG/NAME`, a local folder of parquet/json
+    files, or a `save_to_disk` folder), given which columns hold the question, the answer (a string, a list:
+    its first, or a SQuAD `answers` dict) and optionally the context, the id (default: `<name>-<row>`) and a
+    topic. `streaming` reads rows as they come (with `limit`, only those). A missing column is a `DataError`
+    naming the columns there are."""
     ds = _open_dataset(src, split, streaming)
     cols = list(ds.column_names or []) if ds.column_names is not None else None
-    want = {k: v for k, v in dict(question=question, answer=answer, context=context, id=id, topic=topic).items() if v}
+    want = {k: v for k, v in dict(question=question, answer=answer, context=context, id=id,
+                                  topic=topic).items() if v}
     if cols is not None and (miss := [f"{k}={v!r}" for k, v in want.items() if v not in cols]):
-        raise DataError(f"{src}: no column {', '.join(miss)}; its columns are {cols}: map them with question=, answer=, context=")
+        raise DataError(f"{src}: no column {', '.join(miss)}; its columns are {cols}: map them with "
+                        "question=, answer=, context=")
     stem = Path(src).name if Path(src).exists() else src.replace("/", "_")
     out = []
     for i, r in enumerate(ds):
         if limit is not None and i >= limit: break
         q = _cell_text(r[question], question, i)
-        out.append(QAPair(str(r[id]) if id else f"{stem}-{i:06d}", q.strip(), _cell_text(r[answer], answer, i).strip(),
+        out.append(QAPair(str(r[id]) if id else f"{stem}-{i:06d}", q.strip(),
+                          _cell_text(r[answer], answer, i).strip(),
                           context=_cell_text(r[context], context, i) if context else None,
                           topic=str(r[topic]) if topic else None, qtype=qtype_of(q), source=src))
     return out
 
 # %% ../nbs/05_data.ipynb #02c9bfcd
-DATASETS = ("facts", "fanoutqa", "squad", "wikidata", "trivia_qa", "nq_open", "hf:ORG/NAME")
+@dataclass(frozen=True, kw_only=True)
+class Dataset:
+    "One named source of Q-A pairs, as `DATASETS` holds it."
+    load: Callable    # (seed=…, **kw) → list[QAPair], unvalidated: `load_pairs` validates, shuffles, limits
+    about: str        # one line on what it is and where it comes from (`dcm-lab data list`, errors)
 
-def _squad(**kw) -> list[QAPair]:
-    """SQuAD v1.1 dev: the hub's `rajpurkar/squad` validation split where the hub is reachable (or local files of its
-    schema via `data_files=`), else the same questions (same ids) from the bigbench archive."""
+DATASETS: dict[str, Dataset] = {}
+
+def register_dataset(name: str, about: str):
+    """Decorator: `fn(seed=0, **kw) → list[QAPair]` becomes the dataset `name` that `load_pairs` (and so every
+    phase, `fetch` and `dcm-lab data`) reads; the registry is both the dispatch and the list."""
+    def deco(fn):
+        DATASETS[name] = Dataset(load=fn, about=about)
+        return fn
+    return deco
+
+@register_dataset("facts", "the lab's closed-book facts (data/facts_tables.json)")
+def _facts(seed: int = 0) -> list[QAPair]: return default_facts(seed=seed)
+
+@register_dataset("fanoutqa",
+                  "FanOutQA dev: multi-hop questions with their bridging facts (the fanoutqa package)")
+def _fanoutqa(seed: int = 0) -> list[QAPair]: return fanoutqa_pairs()
+
+@register_dataset("squad",
+                  "SQuAD v1.1 dev: the hub's rajpurkar/squad, or offline the bigbench archive's copy")
+def _squad(seed: int = 0, **kw) -> list[QAPair]:
+    """SQuAD v1.1 dev: the hub's `rajpurkar/squad` validation split where the hub is reachable (or local files
+    of its schema via `data_files=`), else the same questions (same ids) from the bigbench archive."""
     if kw or os.environ.get("HF_DATASETS_OFFLINE") != "1":
         try: return hub_pairs("squad", **kw)
         except DataError as e:
             if kw: raise
-            print(f"squad: the hub is unreachable ({str(e)[:80]}…): reading the bigbench archive's copy", flush=True)
+            print(f"squad: the hub is unreachable ({str(e)[:80]}…): reading the bigbench archive's copy",
+                  flush=True)
     return squad_pairs(read_tar_json(fetch_bigbench(), BIGBENCH_FILES["squad"]))
 
-def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shuffle: bool = False, strict: bool = False,
-               **kw) -> list[QAPair]:
-    """Load a named dataset (or a user's .jsonl/.json file) as validated `QAPair`s; `shuffle` uses `seed`, then `limit`
-    takes the first rows. Skipped rows are counted and reported by reason (with `file:line` for user files); `strict`
-    makes the first bad row an error instead. `hf:ORG/NAME` (or `hf:/local/folder`) is any dataset `datasets` opens,
-    with `kw` passed to `dataset_pairs` (question=, answer=, context=, id=, split=, streaming=, …)."""
-    rep = ValidationReport()
-    if name == "facts": pairs = default_facts(seed=seed)
-    elif name == "fanoutqa": pairs = fanoutqa_pairs()
-    # a stream stops early
-    elif name.startswith("hf:"): pairs = dataset_pairs(name[3:], limit=None if shuffle else limit, **kw)
-    elif name == "squad": pairs = _squad(**kw)
-    elif name == "wikidata": pairs = wikidata_pairs(read_tar_json(fetch_bigbench(), BIGBENCH_FILES[name]))
-    elif name in ("trivia_qa", "nq_open"): pairs = hub_pairs(name, **kw)
-    elif Path(name).suffix in (".jsonl", ".json"): pairs, rep = load_records(name, strict)
-    else: raise DataError(f"unknown dataset {name!r}: one of {DATASETS} (hf:ORG/NAME or hf:/a/folder with question=, "
-                          "answer=, context= column names) or a .jsonl/.json path")
+@register_dataset("wikidata", "BIG-bench's Wikidata closed-book prompts (the bigbench archive)")
+def _wikidata(seed: int = 0) -> list[QAPair]:
+    return wikidata_pairs(read_tar_json(fetch_bigbench(), BIGBENCH_FILES["wikidata"]))
+
+@register_dataset("trivia_qa", "TriviaQA rc.nocontext validation, from the hub (mandarjoshi/trivia_qa)")
+def _trivia_qa(seed: int = 0, **kw) -> list[QAPair]: return hub_pairs("trivia_qa", **kw)
+
+@register_dataset("nq_open",
+                  "Natural Questions open validation, from the hub (google-research-datasets/nq_open)")
+def _nq_open(seed: int = 0, **kw) -> list[QAPair]: return hub_pairs("nq_open", **kw)
+
+def _source_rows(name: str, limit, seed: int, shuffle: bool, strict: bool, kw: dict):
+    "The rows of `name`, not yet validated → (pairs, report of what a user's file skipped)."
+    if name in DATASETS: return DATASETS[name].load(seed=seed, **kw), ValidationReport()
+    if name.startswith("hf:"):
+        # a stream stops early: without a shuffle only `limit` rows are read
+        return dataset_pairs(name[3:], limit=None if shuffle else limit, **kw), ValidationReport()
+    if Path(name).suffix in (".jsonl", ".json"): return load_records(name, strict)
+    raise DataError(f"unknown dataset {name!r}: one of {sorted(DATASETS)} (add one with @register_dataset), "
+                    "hf:ORG/NAME or hf:/a/folder with question=, answer=, context= column names, or a "
+                    ".jsonl/.json path")
+
+def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shuffle: bool = False,
+               strict: bool = False, **kw) -> list[QAPair]:
+    """Load a registered dataset (`DATASETS`) or a user's .jsonl/.json file as validated `QAPair`s; `shuffle`
+    uses `seed`, then `limit` takes the first rows. Skipped rows are counted and reported by reason (with
+    `file:line` for user files); `strict` makes the first bad row an error instead. `hf:ORG/NAME` (or
+    `hf:/local/folder`) is any dataset `datasets` opens, with `kw` passed to `dataset_pairs` (question=,
+    answer=, context=, id=, split=, …)."""
+    pairs, rep = _source_rows(name, limit, seed, shuffle, strict, kw)
     pairs, rep2 = validate_pairs(pairs, strict=strict, where=rep.where)
-    rep.skipped.update(rep2.skipped); rep.examples.update({k: v for k, v in rep2.examples.items() if k not in rep.examples})
+    rep.skipped.update(rep2.skipped)
+    rep.examples.update({k: v for k, v in rep2.examples.items() if k not in rep.examples})
     rep.kept = rep2.kept
     if sum(rep.skipped.values()): print(f"{name}: {rep}")
     if shuffle: random.Random(seed).shuffle(pairs)
@@ -403,8 +501,10 @@ def load_pairs(name: str = "facts", limit: int | None = None, seed: int = 0, shu
 def fetch(name: str) -> str:
     "Fetch a dataset into the cache (`dcm-lab data fetch NAME`); returns a one-line summary."
     if name == "bigbench": return f"bigbench archive at {fetch_bigbench()}"
-    if name == "larsdoku":   # AGPL-3.0 puzzle collection: installed (no deps) and read at run time, never vendored
-        r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "larsdoku==4.0.0"], capture_output=True, text=True)
+    # AGPL-3.0 puzzle collection: installed (no deps) and read at run time, never vendored
+    if name == "larsdoku":
+        r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "larsdoku==4.0.0"],
+                           capture_output=True, text=True)
         if r.returncode: raise DataError(f"could not install larsdoku:\n{r.stderr[-800:]}")
         return "larsdoku installed; read with dcm_lab.tasks.larsdoku_pairs()"
     return f"{name}: {len(load_pairs(name))} pairs"

@@ -52,7 +52,8 @@ from dcm_lab.core import atomic_write_json, nan_to_none, pick_device, run_record
 from dcm_lab.data import load_pairs
 from dcm_lab.generator import load_generator, smollm2_dir
 from dcm_lab.targets import Item, Segment, TargetConfig, TargetOptimizer, generate_targets, load_targets
-from dcm_lab.diffusion import DiffuserConfig, Normalizer, TrainConfig, diffusion_data, train_diffuser
+from dcm_lab.diffusion import (DiffuserConfig, Normalizer, TrainConfig, diffusion_data, diffuser_recipe,
+                               train_diffuser)
 from dcm_lab.phase2 import split_rows
 from dcm_lab.evaluation import METHODS, EvalConfig, evaluate_method
 
@@ -111,7 +112,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--device", default="auto", help="auto (CUDA, refused without one) | cuda | cpu")
     ap.add_argument("--generator", default=None, help="smollm2 (packaged; GPU) | tiny (smoke) | HF id/folder")
     ap.add_argument("--seed", type=int, default=0, help="data order, Phase 1a, Diffuser and sampling seed")
-    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma-separated, of {list(METHODS)}")
+    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                    help=f"comma-separated, of {list(METHODS)}")
     sizes = [("n-pairs", "Phase 1a pairs (the lab's facts)"), ("K", "content slots"),
              ("restarts", "Phase 1a restarts per pair"),
              ("p1-steps", "Phase 1a steps per row"), ("batch-rows", "Phase 1a rows per forward"),
@@ -146,11 +148,9 @@ def peer_config(a, n_texts: int) -> TargetConfig:
 
 
 def diffuser_configs(a, d: int) -> tuple[DiffuserConfig, TrainConfig]:
-    "The Diffuser's configs: the one place this check builds them."
-    dcfg = DiffuserConfig(K=a.K, d=d, cond_dim=d, width=a.diff_width, depth=a.diff_depth, heads=4)
-    tcfg = TrainConfig(steps=a.diff_steps, batch_size=a.diff_batch, lr=a.diff_lr,
-                       warmup=min(100, a.diff_steps // 10), ema_decay=0.99, ckpt_every=0, seed=a.seed)
-    return dcfg, tcfg
+    "The Diffuser's configs: the lab's one recipe (`diffuser_recipe`) at this check's sizes."
+    return diffuser_recipe(K=a.K, d=d, steps=a.diff_steps, seed=a.seed, width=a.diff_width,
+                           depth=a.diff_depth, batch_size=a.diff_batch, lr=a.diff_lr)
 
 
 def eval_config(a, method: str) -> EvalConfig:
