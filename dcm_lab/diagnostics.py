@@ -13,8 +13,9 @@ from sklearn.linear_model import RidgeCV
 from .core import cache_dir, atomic_write_json, read_json, stable_seed
 from .data import fetch_bigbench, read_tar_json, BIGBENCH_FILES
 from .generator import Generator
-from .targets import Targets, TargetConfig, TargetOptimizer, Item, Segment, greedy_and_baseline
-from .targets import ensure_targets, stored_item
+from .targets import TargetConfig, TargetOptimizer, Item, Segment, greedy_and_baseline
+from .store import Targets
+from .store import ensure_targets, stored_item
 
 # %% auto #0
 __all__ = ['PUBLISHED', 'success_rate', 'slot_cosine', 'matched_cosine', 'landscape', 'token_spacing', 'manifold_distance',

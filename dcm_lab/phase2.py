@@ -15,7 +15,8 @@ import torch
 from .core import index_groups, stable_seed, read_manifest, ManifestError
 from .data import load_pairs
 from .generator import Generator, load_generator
-from .targets import TargetConfig, notebook_config, ensure_targets, load_targets
+from .targets import TargetConfig, notebook_config
+from .store import ensure_targets, load_targets
 from .diffusion import (Diffuser, DiffuserConfig, Normalizer, TrainConfig, CheckpointError,
                                checkpoint_record, load_diffuser, train_diffuser, diffusion_data,
                                diffuser_recipe)

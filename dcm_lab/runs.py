@@ -398,7 +398,7 @@ def _phase1a_numbers(run_dir: Path) -> dict | None:
     if sr is None and a.get("targets"):
         try:                    # 21_diagnostics did not run: the same rates, computed from the run's store
             # the Generator's stack: imported only for this fallback, not with the runner
-            from dcm_lab.targets import load_targets
+            from dcm_lab.store import load_targets
             from dcm_lab.diagnostics import success_rate
             sr = success_rate(load_targets(a["targets"]))
         except Exception as e: nums["rates"] = f"unavailable ({type(e).__name__}: {str(e)[:120]})"

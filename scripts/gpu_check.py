@@ -51,7 +51,8 @@ import bench_targets              # the peer's per-sample loop (peer_one) and th
 from dcm_lab.core import atomic_write_json, nan_to_none, pick_device, run_record, seed_everything
 from dcm_lab.data import load_pairs
 from dcm_lab.generator import load_generator, smollm2_dir
-from dcm_lab.targets import Item, Segment, TargetConfig, TargetOptimizer, generate_targets, load_targets
+from dcm_lab.targets import Item, Segment, TargetConfig, TargetOptimizer
+from dcm_lab.store import generate_targets, load_targets
 from dcm_lab.diffusion import (DiffuserConfig, Normalizer, TrainConfig, diffusion_data, diffuser_recipe,
                                train_diffuser)
 from dcm_lab.phase2 import split_rows

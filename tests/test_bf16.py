@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest, torch
 from dcm_lab.generator import load_generator
 from dcm_lab.data import QAPair
-from dcm_lab.targets import TargetConfig, generate_targets, load_targets
+from dcm_lab.targets import TargetConfig
+from dcm_lab.store import generate_targets, load_targets
 from dcm_lab.encoder import input_embeddings
 from dcm_lab.diffusion import (DiffuserConfig, TrainConfig, Normalizer, diffusion_data, train_diffuser,
                                generate_content)

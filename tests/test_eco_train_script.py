@@ -17,7 +17,8 @@ def launch(script, *args, n=2):
 def store(tmp_path_factory):
     from dcm_lab.generator import load_generator
     from dcm_lab.data import QAPair
-    from dcm_lab.targets import TargetConfig, generate_targets
+    from dcm_lab.targets import TargetConfig
+    from dcm_lab.store import generate_targets
     gen = load_generator("tiny", device="cpu")
     answers = ["red", "blue", "green", "pink", "grey", "gold"]
     pairs = [QAPair(f"s{i}", f"colour {i}?", a) for i, a in enumerate(answers)]

@@ -7,7 +7,8 @@ from pathlib import Path
 import psutil, pytest, torch
 from dataclasses import asdict
 from accelerate import PartialState
-from dcm_lab.targets import phase1a_main, load_targets, notebook_config, TargetStore
+from dcm_lab.targets import notebook_config
+from dcm_lab.store import phase1a_main, load_targets, TargetStore
 from dcm_lab.diffusion import load_diffuser, checkpoint_record
 
 ROOT = Path(__file__).resolve().parent.parent

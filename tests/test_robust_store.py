@@ -13,8 +13,9 @@ from dcm_lab import core
 from dcm_lab.core import read_json, atomic_write_json, LockedError
 from dcm_lab.data import QAPair
 from dcm_lab.generator import load_generator
-from dcm_lab.targets import (TargetConfig, TargetStore, TargetStoreError, MetaMismatch, generate_targets,
-                             load_targets, rebuild_meta)
+from dcm_lab.targets import TargetConfig
+from dcm_lab.store import (TargetStore, TargetStoreError, MetaMismatch, generate_targets, load_targets,
+                           rebuild_meta)
 
 PAIRS = [QAPair(f"t{i}", q, a, topic="numbers") for i, (q, a) in
          enumerate([("one", "two"), ("three", "four"), ("five", "six"), ("seven", "eight")])]
@@ -104,7 +105,8 @@ WRITER = textwrap.dedent('''
     from dataclasses import replace
     from dcm_lab.data import QAPair
     from dcm_lab.generator import load_generator
-    from dcm_lab.targets import TargetConfig, generate_targets
+    from dcm_lab.targets import TargetConfig
+    from dcm_lab.store import generate_targets
     pairs = [QAPair(f"t{i}", q, a, topic="numbers") for i, (q, a) in
              enumerate([("one", "two"), ("three", "four"), ("five", "six"), ("seven", "eight")])]
     cfg = TargetConfig(K=2, restarts=1, lr=0.05, max_steps=4, patience=4, batch_rows=2)

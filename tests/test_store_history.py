@@ -7,7 +7,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from dcm_lab.core import read_json
 from dcm_lab.data import QAPair
 from dcm_lab.generator import load_generator
-from dcm_lab.targets import TargetConfig, TargetStore, generate_targets, load_targets
+from dcm_lab.targets import TargetConfig
+from dcm_lab.store import TargetStore, generate_targets, load_targets
 from dcm_lab.runs import run_curves
 
 PAIRS = [QAPair(f"h{i}", q, a, topic="t")
