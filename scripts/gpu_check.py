@@ -51,7 +51,7 @@ import bench_targets              # the peer's per-sample loop (peer_one) and th
 from dcm_lab.core import atomic_write_json, nan_to_none, pick_device, run_record, seed_everything
 from dcm_lab.data import load_pairs
 from dcm_lab.generator import load_generator, smollm2_dir
-from dcm_lab.targets import Item, Segment, TargetConfig, TargetOptimizer
+from dcm_lab.targets import Item, Segment, TargetConfig, TargetOptimizer, notebook_config
 from dcm_lab.store import generate_targets, load_targets
 from dcm_lab.diffusion import (DiffuserConfig, Normalizer, TrainConfig, diffusion_data, diffuser_recipe,
                                train_diffuser)
@@ -137,9 +137,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def phase1a_config(a) -> TargetConfig:
-    "Phase 1a's config: the one place this check builds it."
-    return TargetConfig(K=a.K, restarts=a.restarts, init=a.init, max_steps=a.p1_steps, patience=a.p1_steps,
-                        batch_rows=a.batch_rows, seed=a.seed)
+    "Phase 1a's config, through the builder the notebooks and scripts/phase1a.py share (`notebook_config`)."
+    return notebook_config(K=a.K, restarts=a.restarts, init=a.init, max_steps=a.p1_steps, seed=a.seed,
+                           batch_rows=a.batch_rows)
 
 
 def peer_config(a, n_texts: int) -> TargetConfig:
