@@ -502,6 +502,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'dcm_lab.study.arm_table': ('study.html#arm_table', 'dcm_lab/study.py'),
                                'dcm_lab.study.bigbench_json': ('study.html#bigbench_json', 'dcm_lab/study.py'),
                                'dcm_lab.study.closed_book_pool': ('study.html#closed_book_pool', 'dcm_lab/study.py'),
+                               'dcm_lab.study.code_fingerprint': ('study.html#code_fingerprint', 'dcm_lab/study.py'),
                                'dcm_lab.study.compression_ratio': ('study.html#compression_ratio', 'dcm_lab/study.py'),
                                'dcm_lab.study.context_pool': ('study.html#context_pool', 'dcm_lab/study.py'),
                                'dcm_lab.study.distilled_targets': ('study.html#distilled_targets', 'dcm_lab/study.py'),

@@ -86,9 +86,11 @@ def prompt_text(p) -> str:
     return f"{p.context}\n\n{p.question}" if p.context else p.question
 
 def shots_for(p, shots: tuple = FEW_SHOT) -> tuple:
-    "The few-shot examples for pair `p`: `shots` minus any that mention p's normalised answer as whole words or ask its question."
+    """The few-shot examples for pair `p`: `shots` minus any that mention p's normalised answer as whole words
+    or ask its question."""
     g, q = normalize_answer(p.answer), normalize_answer(p.question)
-    leaks = lambda s: bool(g) and f" {g} " in f" {normalize_answer(s[0] + ' ' + s[1])} " or normalize_answer(s[0]) == q
+    leaks = lambda s: (bool(g) and f" {g} " in f" {normalize_answer(s[0] + ' ' + s[1])} "
+                       or normalize_answer(s[0]) == q)
     return tuple(s for s in shots if not leaks(s))
 
 _SLOT = "\x00CONTENT\x00"
@@ -109,7 +111,8 @@ def answer_frame(gen: Generator, shots: tuple = FEW_SHOT) -> tuple[tuple, tuple]
     return enc(pre), enc(post)
 
 def text_prefix_ids(gen: Generator, p, content_ids: list[int] | None = None) -> list[int]:
-    "A text method's answer prompt for pair `p`: the frame around `content_ids` (default: the tokens of `prompt_text(p)`)."
+    """A text method's answer prompt for pair `p`: the frame around `content_ids` (default: the tokens of
+    `prompt_text(p)`)."""
     pre, post = answer_frame(gen, shots_for(p))
     if content_ids is None: content_ids = gen.tok.encode(prompt_text(p), add_special_tokens=False)
     return [*pre, *content_ids, *post]
@@ -223,7 +226,8 @@ def _method(cfg: EvalConfig, kw: dict) -> Method:
     return m
 
 def method_prefixes(gen: Generator, pairs: list, cfg: EvalConfig, **kw) -> tuple[list, dict]:
-    "Per-example prefixes (P_i, d) of `cfg.method` and its notes; refuses a method whose needed inputs are missing."
+    """Per-example prefixes (P_i, d) of `cfg.method` and its notes; refuses a method whose needed inputs are
+    missing."""
     return _method(cfg, kw).fn(gen, pairs, cfg, **kw)
 
 # %% ../nbs/45_eval.ipynb #ctl00002

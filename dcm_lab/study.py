@@ -5,7 +5,7 @@ full prompt, at a fraction of the positions? Two arms: closed-book facts and SQu
 
 # %% ../nbs/70_study.ipynb #st000004
 from __future__ import annotations
-import re, json, math, hashlib, inspect, dataclasses
+import ast, re, json, math, hashlib, inspect, dataclasses, textwrap
 from collections import defaultdict, Counter
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -27,8 +27,8 @@ from .diffusion import DiffusionData, Normalizer, train_diffuser, load_diffuser,
 
 # %% auto #0
 __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_QUESTIONS', 'ANSWER_COLUMNS', 'wikidata_relation',
-           'wikidata_template', 'wikidata_question', 'bigbench_json', 'closed_book_pool', 'screen_key',
-           'full_context_answers', 'screen_full_context', 'drop_reason', 'screen_select', 'context_pool',
+           'wikidata_template', 'wikidata_question', 'bigbench_json', 'closed_book_pool', 'code_fingerprint',
+           'screen_key', 'full_context_answers', 'screen_full_context', 'drop_reason', 'screen_select', 'context_pool',
            'compression_ratio', 'split_study', 'study_targets', 'target_rows', 'study_diffuser', 'random_targets',
            'distilled_targets', 'target_set_similarity', 'evaluate_arm', 'study_runs', 'arm_table', 'answer_record']
 
@@ -121,12 +121,26 @@ def closed_book_pool(wikidata_json: dict | None = None, relations=STUDY_RELATION
     return out, skipped
 
 # %% ../nbs/70_study.ipynb #st000012
+def code_fingerprint(*fns) -> str:
+    """sha256 of the functions' code as Python parses it (docstrings, comments and line wrapping left out):
+    a cache keyed by it survives reformatting and is invalidated by any change to what the code does."""
+    dumps = []
+    for f in fns:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
+        for n in ast.walk(tree):
+            body = getattr(n, "body", None)
+            is_def = isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            if is_def and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                n.body = body[1:] or [ast.Pass()]                                    # the docstring
+        dumps.append(ast.dump(tree))
+    return hashlib.sha256("\n".join(dumps).encode()).hexdigest()
+
 def screen_key(gen, max_new_tokens: int = 24) -> dict:
     """What a full-context verdict depends on: the Generator, the frame's tokens, the instruction, shots and
-    the code that frames and reads answers."""
-    src = "".join(inspect.getsource(f)
-                  for f in (prompt_text, shots_for, text_prefix_ids, extract_answer, per_example,
-                            method_prefixes, full_context_answers))
+    the code that frames and reads answers (`code_fingerprint`: reformatting it keeps the cache)."""
+    src = code_fingerprint(prompt_text, shots_for, text_prefix_ids, extract_answer, per_example,
+                           method_prefixes, full_context_answers)
     frame = answer_frame(gen, FEW_SHOT)
     h = hashlib.sha256(json.dumps([list(frame[0]), list(frame[1]), ANSWER_INSTRUCTION, FEW_SHOT,
                                    max_new_tokens, src]).encode()).hexdigest()[:12]
@@ -136,14 +150,16 @@ def screen_key(gen, max_new_tokens: int = 24) -> dict:
 
 @torch.no_grad()
 def full_context_answers(gen, pairs: list, max_new_tokens: int = 24) -> dict:
-    """The full-context method's greedy answers and per-example metrics, without its answer log-loss (a screen needs only the
-    verdict; half the cost): `method_prefixes(method='full_context')`, prefixes of equal length batched as `score_prefixes`
-    batches them, `gen.generate`, `per_example`."""
+    """The full-context method's greedy answers and per-example metrics, without its answer log-loss (a screen
+    needs only the verdict; half the cost): `method_prefixes(method='full_context')`, prefixes of equal length
+    batched as `score_prefixes` batches them, `gen.generate`, `per_example`."""
     pre, notes = method_prefixes(gen, pairs, EvalConfig(method="full_context", max_new_tokens=max_new_tokens))
     groups, preds = defaultdict(list), [""] * len(pairs)
     for i, x in enumerate(pre): groups[x.shape[0]].append(i)
     for idx in groups.values():
-        for j, t in zip(idx, gen.generate(torch.stack([pre[i] for i in idx]).to(gen.device), max_new_tokens=max_new_tokens)): preds[j] = t.strip()
+        for j, t in zip(idx, gen.generate(torch.stack([pre[i] for i in idx]).to(gen.device),
+                                          max_new_tokens=max_new_tokens)):
+            preds[j] = t.strip()
     golds = [p.answer for p in pairs]
     return dict(preds=preds, answers=[extract_answer(t) for t in preds], items=per_example(preds, golds),
                 item_positions=notes["positions"])
