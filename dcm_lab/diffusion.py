@@ -6,7 +6,7 @@ trained on Phase 1a targets; inference Q → noise → denoise → [A_mode ; con
 # %% ../nbs/30_diffusion.ipynb #747adc15
 from __future__ import annotations
 import math, json, numbers, dataclasses, hashlib
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -16,13 +16,15 @@ from tqdm.auto import tqdm
 from .core import (atomic_write_json, atomic_save_tensors, atomic_torch_save, read_json, run_record,
                           stable_seed)
 from .encoder import input_embeddings
+from .encoders import make_encoder, check_identity, encode_cached, ConditionBank
 
 # %% auto #0
 __all__ = ['PREDICTIONS', 'DIFFUSERS', 'RECIPE', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps', 'ddim_sample', 'guided',
            'dpm_sample', 'check_fields', 'DiffuserConfig', 'DiffuserBase', 'timestep_embedding', 'Diffuser',
-           'build_diffuser', 'DiffusionData', 'Normalizer', 'diffusion_data', 'TrainConfig', 'diffuser_recipe',
-           'check_data', 'CheckpointError', 'denoise_eval', 'trained_ids', 'save_checkpoint', 'checkpoint_record',
-           'load_diffuser', 'export_pretrained', 'train_diffuser', 'generate_content', 'attention_map']
+           'build_diffuser', 'DiffusionData', 'Normalizer', 'token_rows', 'conditions', 'diffusion_data', 'with_texts',
+           'TrainConfig', 'diffuser_recipe', 'check_data', 'CheckpointError', 'denoise_eval', 'trained_ids',
+           'save_checkpoint', 'checkpoint_record', 'load_diffuser', 'diffuser_encoder', 'diffuser_conditions',
+           'export_pretrained', 'generator_loss', 'train_diffuser', 'generate_content', 'attention_map']
 
 # %% ../nbs/30_diffusion.ipynb #25e94cec
 def alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
@@ -119,16 +121,23 @@ class DiffuserConfig:
     depth: int = 4              # blocks
     heads: int = 4              # attention heads
     max_cond_len: int = 128     # longest conditioning input (positions are learned)
+    text_len: int = 0           # tokens of a text its Input Encoder reads (0: max_cond_len; an encoder that
+                                #   adds positions, as MiniLM's [CLS] and [SEP], needs max_cond_len above it)
     prediction: str = "x0"      # eps | x0 | v — x0 weighs every noise level in content space, where the
                                 #   Generator reads; on 18 continent targets x0 fit them (train EM 0.94)
                                 #   where v did not (EM 0; see the walkthrough)
     cond_dropout: float = 0.1   # probability of training with the null condition (enables guidance)
     self_cond: bool = False     # feed back the previous x0 estimate (LD4LG uses p = 0.5)
     arch: str = "transformer"   # the network: a key of `DIFFUSERS`, which training and loading build
+    encoder: str = "embedding"  # the Input Encoder its condition comes from: a key of `ENCODERS` (12_encoders)
+    encoder_settings: dict = field(default_factory=dict)  # that encoder's Config fields (layers, frame, …)
+    regressor: bool = False     # one step: always t = 1 from zero input, predicting x0 — the same network,
+                                #   encoder and training path without iterative denoising (the ablation)
 
     def __post_init__(self):
         pos = (lambda v: v >= 1, "≥ 1")
-        ints = dict(K=pos, d=pos, cond_dim=pos, width=pos, depth=pos, heads=pos, max_cond_len=pos)
+        ints = dict(K=pos, d=pos, cond_dim=pos, width=pos, depth=pos, heads=pos, max_cond_len=pos,
+                    text_len=(lambda v: v >= 0, "≥ 0"))
         check_fields(self, ints, dict(cond_dropout=(lambda v: 0 <= v < 1, "in [0, 1)")))
         if self.width % self.heads:
             raise ValueError(f"DiffuserConfig.width={self.width} must be a multiple of heads={self.heads}")
@@ -138,6 +147,14 @@ class DiffuserConfig:
             raise ValueError(f"DiffuserConfig.self_cond must be True or False, got {self.self_cond!r}")
         if not (isinstance(self.arch, str) and self.arch):
             raise ValueError(f"DiffuserConfig.arch must name an architecture of DIFFUSERS, got {self.arch!r}")
+        if not (isinstance(self.encoder, str) and self.encoder and isinstance(self.encoder_settings, dict)):
+            raise ValueError(f"DiffuserConfig.encoder must name an Input Encoder of ENCODERS and "
+                             f"encoder_settings be a dict, got {self.encoder!r}, {self.encoder_settings!r}")
+        # as JSON reads it back (tuples → lists): a config compares equal to its checkpoint's record
+        object.__setattr__(self, "encoder_settings", json.loads(json.dumps(self.encoder_settings)))
+        if not isinstance(self.regressor, bool) or (self.regressor and self.prediction != "x0"):
+            raise ValueError(f"DiffuserConfig.regressor={self.regressor!r} must be True or False, and True "
+                             f"needs prediction='x0' (got {self.prediction!r}): a one-step map predicts content")
 
 _CARD = """---
 {{ card_data }}
@@ -293,11 +310,28 @@ def build_diffuser(cfg: DiffuserConfig) -> DiffuserBase:
 # %% ../nbs/30_diffusion.ipynb #9104f4eb
 @dataclass
 class DiffusionData:
-    cond: torch.Tensor      # (N, L, cond_dim) input embeddings, right-padded
-    mask: torch.Tensor      # (N, L) bool, True = real token
-    x0: torch.Tensor        # (N, K, d) normalised targets
-    weight: torch.Tensor    # (N,) loss weight (deep-supervision snapshots may weigh less)
-    ids: list               # item id per row
+    cond: torch.Tensor | ConditionBank  # (N, L, cond_dim) right-padded, or a ConditionBank served per batch
+    mask: torch.Tensor | None   # (N, L) bool, True = real token; None beside a ConditionBank (it pads each batch)
+    x0: torch.Tensor            # (N, K, d) normalised targets (zeros where only the Generator's loss trains)
+    weight: torch.Tensor        # (N,) loss weight (deep-supervision snapshots may weigh less)
+    ids: list                   # item id per row
+    encoder: dict | None = None         # identity of the Input Encoder that made `cond` (kept by checkpoints)
+    answer_ids: torch.Tensor | None = None     # (N, T) answer tokens + EOS, right-padded: the Generator's loss
+    answer_mask: torch.Tensor | None = None    # (N, T) bool
+    question_ids: torch.Tensor | None = None   # (N, T') question tokens + EOS (the loss under the Q mode)
+    question_mask: torch.Tensor | None = None  # (N, T') bool
+
+    def rows(self, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        "Conditions of rows `i` (b,) → cond (b, L_b, cond_dim), mask (b, L_b) (a bank pads to the batch)."
+        if isinstance(self.cond, torch.Tensor): return self.cond[i], self.mask[i]
+        return self.cond[i]
+    @property
+    def cond_dim(self) -> int:
+        return self.cond.shape[-1] if isinstance(self.cond, torch.Tensor) else self.cond.dim
+    @property
+    def cond_len(self) -> int:
+        return self.cond.shape[1] if isinstance(self.cond, torch.Tensor) else max(self.cond.lengths, default=0)
+    def __len__(self) -> int: return len(self.x0)
 
 @dataclass
 class Normalizer:
@@ -309,16 +343,30 @@ class Normalizer:
     def __call__(self, x): return (x - self.mean.to(x)) / self.scale
     def inverse(self, z): return z * self.scale + self.mean.to(z)
 
+def token_rows(gen, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    "Texts → their Generator tokens + EOS (as Phase 1a's targets), right-padded: ids (n, T), mask (n, T) cpu."
+    ids, mask = gen.pad([gen.token_ids(t) for t in texts])
+    return ids.cpu(), mask.cpu()
+
+def conditions(gen, texts: list[str], max_len: int = 128, encoder=None, root=None):
+    """The Diffuser's conditions of `texts` → (cond, mask, identity): the v1 embeddings in memory when
+    `encoder` is None, else `encoder`'s conditions cached on disk (`encode_cached`) as a ConditionBank."""
+    if encoder is None:
+        cond, mask = input_embeddings(gen, list(texts), max_len)                     # (N, L, d), (N, L)
+        return cond, mask, make_encoder("embedding", gen).identity()
+    bank = encode_cached(encoder, list(texts), root, max_len)
+    return bank, None, encoder.identity()
+
 def diffusion_data(gen, targets, norm: Normalizer, rows: list[int] | None = None, snapshots: bool = False,
-                   snapshot_weight: float = 0.3, max_len: int = 128) -> DiffusionData:
-    """Conditions (questions) and normalised c* for the chosen target rows, optionally plus deep-supervision
-    snapshots."""
+                   snapshot_weight: float = 0.3, max_len: int = 128, encoder=None,
+                   answers: bool = False) -> DiffusionData:
+    """Conditions (questions, through `encoder`: see `conditions`) and normalised c* for the chosen target
+    rows, optionally plus deep-supervision snapshots and (`answers`) the answer and question tokens the
+    Generator's loss reads."""
     rows = list(range(len(targets.records))) if rows is None else rows
-    qs = [targets.records[i]["question"] for i in rows]
-    cond, mask = input_embeddings(gen, qs, max_len)
     x0 = norm(targets.best_content[rows].float())
+    src = list(range(len(rows)))              # each data row's position in `rows`
     w = torch.ones(len(rows))
-    ids = [targets.records[i]["id"] for i in rows]
     if snapshots and targets.snapshots is not None:
         idx, snap = targets.snapshots
         pos = {r: j for j, r in enumerate(rows)}
@@ -326,12 +374,23 @@ def diffusion_data(gen, targets, norm: Normalizer, rows: list[int] | None = None
         keep = [m for m in range(len(idx)) if int(idx[m, 0]) in pos
                 and int(idx[m, 1]) == int(best[idx[m, 0]])]
         if keep:
-            j = torch.tensor([pos[int(idx[m, 0])] for m in keep])
-            cond, mask = torch.cat([cond, cond[j]]), torch.cat([mask, mask[j]])
+            src += [pos[int(idx[m, 0])] for m in keep]
             x0 = torch.cat([x0, norm(snap[keep].float())])
             w = torch.cat([w, torch.full((len(keep),), snapshot_weight)])
-            ids = ids + [ids[k] for k in j.tolist()]
-    return DiffusionData(cond, mask, x0, w, ids)
+    recs = [targets.records[rows[j]] for j in src]
+    cond, mask, identity = conditions(gen, [r["question"] for r in recs], max_len, encoder)
+    data = DiffusionData(cond, mask, x0, w, [r["id"] for r in recs], encoder=identity)
+    return with_texts(gen, data, [r["answer"] for r in recs], [r["question"] for r in recs]) if answers else data
+
+def with_texts(gen, data: DiffusionData, answers: list[str],
+               questions: list[str] | None = None) -> DiffusionData:
+    "`data` with each row's answer (and question) tokens for the Generator's loss (`TrainConfig.answer_weight`)."
+    if len(answers) != len(data) or (questions is not None and len(questions) != len(data)):
+        raise ValueError(f"with_texts: {len(answers)} answers and {len(questions or [])} questions for "
+                         f"{len(data)} rows: give one per row, in the rows' order")
+    a, am = token_rows(gen, answers)
+    q, qm = token_rows(gen, questions) if questions is not None else (None, None)
+    return dataclasses.replace(data, answer_ids=a, answer_mask=am, question_ids=q, question_mask=qm)
 
 # %% ../nbs/30_diffusion.ipynb #f700c5fd
 @dataclass(frozen=True, kw_only=True)
@@ -348,6 +407,13 @@ class TrainConfig:
                                #   what ran is recorded in the checkpoint (`mixed_precision`)
     grad_clip: float = 1.0     # max global gradient norm (0: none); the norm before clipping is logged
     track: bool = True         # TensorBoard events (loss, lr, grad norm per step) in <ckpt_dir>/tensorboard
+    regress_weight: float = 1.0  # the design's objective: regression to c* (eps/x0/v per DiffuserConfig);
+                                 #   0 trains through the Generator alone (a regressor needs no c* then)
+    answer_weight: float = 0.0   # + the frozen Generator's loss on the answer from [A_mode ; predicted
+                                 #   content], backpropagated into the Diffuser (end to end, as xRAG/ICAE)
+    question_weight: float = 0.0 # + its loss on the question under the Q mode (the design's both halves)
+    a_mode: str = "A"            # mode tokens the Generator's losses read (Phase 1a's)
+    q_mode: str = "Q"
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "no"):
@@ -358,6 +424,15 @@ class TrainConfig:
                           ema_decay=(lambda v: 0 <= v < 1, "in [0, 1)")))
         if not isinstance(self.track, bool):
             raise ValueError(f"TrainConfig.track must be True or False, got {self.track!r}")
+        check_fields(self, {}, dict(regress_weight=nonneg, answer_weight=nonneg, question_weight=nonneg))
+        if self.regress_weight + self.answer_weight + self.question_weight == 0:
+            raise ValueError("TrainConfig: regress_weight, answer_weight and question_weight are all 0: "
+                             "nothing trains; pass regress_weight=1.0 (the design's objective)")
+
+    @property
+    def through_generator(self) -> bool:
+        "Whether a step runs the frozen Generator (its answer or question loss is weighed in)."
+        return self.answer_weight > 0 or self.question_weight > 0
 
 # the recipe's fixed defaults: a Phase 2-sized network, trained at 1e-3 in batches of 64
 RECIPE = dict(width=128, depth=2, heads=4, max_cond_len=128, batch_size=64, lr=1e-3)
@@ -379,22 +454,42 @@ def diffuser_recipe(*, K: int, d: int, steps: int = 200, seed: int = 0,
             TrainConfig(**{k: x for k, x in v.items() if k in tk}))
 
 # %% ../nbs/30_diffusion.ipynb #trn00001
-def check_data(data: DiffusionData, dcfg: DiffuserConfig) -> None:
-    "Refuse, before any step, data whose shapes the config cannot read, saying which config to build."
+def check_data(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig | None = None) -> None:
+    """Refuse, before any step, data whose shapes the config cannot read, or that lacks what the objective
+    reads (`tcfg`: the Generator's losses need answer/question tokens), saying which config to build."""
     N, K, d = data.x0.shape
     if (K, d) != (dcfg.K, dcfg.d):
         raise ValueError(f"the targets are (K, d) = ({K}, {d}) but DiffuserConfig has K={dcfg.K}, "
                          f"d={dcfg.d}: build the config from the targets, DiffuserConfig(K={K}, d={d}, …)")
-    if data.cond.shape[-1] != dcfg.cond_dim:
-        raise ValueError(f"the conditions have {data.cond.shape[-1]} features but DiffuserConfig.cond_dim="
-                         f"{dcfg.cond_dim}: pass cond_dim={data.cond.shape[-1]} (the encoder's output size)")
-    if data.cond.shape[1] > dcfg.max_cond_len:
-        raise ValueError(f"conditions of {data.cond.shape[1]} tokens exceed DiffuserConfig.max_cond_len="
-                         f"{dcfg.max_cond_len}: raise it to ≥ {data.cond.shape[1]}")
-    if not (len(data.cond) == len(data.mask) == len(data.weight) == len(data.ids) == N) or N == 0:
+    if data.cond_dim != dcfg.cond_dim:
+        raise ValueError(f"the conditions have {data.cond_dim} features but DiffuserConfig.cond_dim="
+                         f"{dcfg.cond_dim}: pass cond_dim={data.cond_dim} (the encoder's output size)")
+    if data.cond_len > dcfg.max_cond_len:
+        raise ValueError(f"conditions of {data.cond_len} tokens exceed DiffuserConfig.max_cond_len="
+                         f"{dcfg.max_cond_len}: raise it to ≥ {data.cond_len}")
+    n_mask = len(data.mask) if data.mask is not None else len(data.cond)
+    if not (len(data.cond) == n_mask == len(data.weight) == len(data.ids) == N) or N == 0:
         raise ValueError(f"DiffusionData rows disagree or are empty: x0 {N}, cond {len(data.cond)}, mask "
-                         f"{len(data.mask)}, weight {len(data.weight)}, ids {len(data.ids)}; build it with "
+                         f"{n_mask}, weight {len(data.weight)}, ids {len(data.ids)}; build it with "
                          "diffusion_data(…)")
+    if data.encoder is not None and data.encoder.get("encoder") != dcfg.encoder:
+        raise ValueError(f"the conditions come from Input Encoder {data.encoder.get('encoder')!r} but "
+                         f"DiffuserConfig.encoder={dcfg.encoder!r}: build the config with the data's encoder")
+    if tcfg is not None: _check_objective(data, dcfg, tcfg)
+
+def _check_objective(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig) -> None:
+    "What the objective reads is there: token rows for the Generator's losses, c* unless a regressor skips it."
+    need = [(tcfg.answer_weight, data.answer_ids, "answer"), (tcfg.question_weight, data.question_ids,
+                                                              "question")]
+    for wt, ids, what in need:
+        if wt > 0 and (ids is None or len(ids) != len(data)):
+            raise ValueError(f"TrainConfig.{what}_weight={wt} needs the rows' {what} tokens: build the data "
+                             f"with diffusion_data(…, answers=True) or with_texts(gen, data, answers, "
+                             "questions)")
+    if tcfg.regress_weight == 0 and not dcfg.regressor:
+        raise ValueError("TrainConfig.regress_weight=0 trains through the Generator alone, which only a "
+                         "one-step map can (its input does not depend on c*): pass DiffuserConfig("
+                         "regressor=True), or regress_weight > 0")
 
 # %% ../nbs/30_diffusion.ipynb #ckp00001
 class CheckpointError(ValueError):
@@ -406,15 +501,17 @@ def _sha256(path: Path) -> str:
 @torch.no_grad()
 def denoise_eval(net, data: DiffusionData, ts=(0.1, 0.5, 0.9), seed: int = 0, chunk: int = 256) -> float:
     """A deterministic figure of fit: mean MSE on the prediction target over `data` at fixed t with seeded
-    noise (recorded with each checkpoint)."""
+    noise (recorded with each checkpoint); a one-step regressor's at its one input (t = 1, zeros)."""
     dev, g, tot = next(net.parameters()).device, torch.Generator().manual_seed(seed), 0.0
+    ts = (1.0,) if net.cfg.regressor else ts
     for t in ts:
         noise = torch.randn(data.x0.shape, generator=g)                                        # (N, K, d)
         for i in range(0, len(data.x0), chunk):
             x0, n = data.x0[i:i + chunk].float(), noise[i:i + chunk]
             tt = torch.full((len(x0),), float(t))
-            out = net(q_sample(x0, tt, n).to(dev), tt.to(dev), data.cond[i:i + chunk].to(dev),
-                      data.mask[i:i + chunk].to(dev)).float().cpu()
+            x_t = torch.zeros_like(x0) if net.cfg.regressor else q_sample(x0, tt, n)
+            cond, mask = data.rows(torch.arange(i, i + len(x0)))
+            out = net(x_t.to(dev), tt.to(dev), cond.to(dev), mask.to(dev)).float().cpu()
             tot += ((out - target_for(net.cfg.prediction, x0, n, tt)) ** 2).sum().item()
     return tot / (len(ts) * data.x0.numel())
 
@@ -444,7 +541,7 @@ def save_checkpoint(path: Path, model, ema, opt, step: int, losses: list, norm: 
     rec = {k: v for k, v in run.items() if k != "rank_losses"}
     record = dict(diffuser=asdict(dcfg), train=asdict(tcfg), step=step, files=files,
                   sha256={k: _sha256(path/f) for k, f in files.items()},
-                  trained_on=dict(rows=len(data.x0), items=len(ids), ids=ids),
+                  trained_on=dict(rows=len(data.x0), items=len(ids), ids=ids), encoder=data.encoder,
                   last_loss=losses[-1] if losses else None, ema_denoise_eval=denoise_eval(ema.module, data),
                   run=rec, **run_record())
     atomic_write_json(path/"config.json", record)
@@ -480,10 +577,17 @@ def _weights(path: Path, meta: dict, which: str) -> dict:
         sd["norm_mean"], sd["norm_scale"] = st["norm_mean"].float(), torch.tensor(float(st["norm_scale"]))
     return sd
 
-def load_diffuser(path: Path, ema: bool = True, device="cpu") -> tuple[DiffuserBase, Normalizer]:
+def load_diffuser(path: Path, ema: bool = True, device="cpu", gen=None) -> tuple[DiffuserBase, Normalizer]:
     """A trained Diffuser and its target normaliser from a verified checkpoint (EMA weights by default) or
     from a Hub-form folder (`save_pretrained`, `export_pretrained`); the architecture is
-    `DiffuserConfig.arch`, built from `DIFFUSERS`."""
+    `DiffuserConfig.arch`, built from `DIFFUSERS`. The net keeps the identity of the Input Encoder it was
+    trained with (`encoder_identity`); given the Generator `gen`, an encoder over it that is not that one
+    (another Generator, other weights or settings) is refused here."""
+    net = _load(Path(path), ema, device)
+    if gen is not None: diffuser_encoder(net, gen)
+    return net, net.normalizer
+
+def _load(path: Path, ema: bool, device) -> DiffuserBase:
     path = Path(path)
     if not (path/"config.json").exists():
         raise CheckpointError(f"no Diffuser at {path} (config.json missing)")
@@ -494,11 +598,27 @@ def load_diffuser(path: Path, ema: bool = True, device="cpu") -> tuple[DiffuserB
         # an unregistered arch: refused here, named
         build_diffuser(cfg)
         net = DIFFUSERS[cfg.arch].from_pretrained(str(path), config=cfg, strict=True)
-        return net.to(device).eval(), net.normalizer
+        net.encoder_identity = meta.get("encoder_identity")
+        return net.to(device).eval()
     meta = checkpoint_record(path)
     net = build_diffuser(DiffuserConfig(**meta["diffuser"]))
     net.load_state_dict(_weights(path, meta, "ema" if ema else "model"))
-    return net.to(device).eval(), net.normalizer
+    net.encoder_identity = meta.get("encoder")
+    return net.to(device).eval()
+
+def diffuser_encoder(net: DiffuserBase, gen):
+    """The Input Encoder `net` was trained with, built over Generator `gen` from `DiffuserConfig.encoder` and
+    its settings; refused (`EncoderError`, naming what differs) unless it is exactly the recorded one."""
+    enc = make_encoder(net.cfg.encoder, gen, **net.cfg.encoder_settings)
+    if getattr(net, "encoder_identity", None) is not None:
+        check_identity(net.encoder_identity, enc, "this Diffuser's checkpoint",
+                       "Load it with the Generator and encoder it was trained with, or train a Diffuser for "
+                       "this one.")
+    return enc
+
+def diffuser_conditions(net: DiffuserBase, gen, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    "Texts → the conditions `net` reads (its own Input Encoder over `gen`): (n, L, cond_dim), (n, L)."
+    return diffuser_encoder(net, gen).encode(list(texts), net.cfg.text_len or net.cfg.max_cond_len)
 
 def export_pretrained(ckpt_dir: Path, out_dir: Path, generator: str = "unknown", data: str = "unknown",
                       split: str = "", encoder: str = "the Generator's token embeddings (input_embeddings)"):
@@ -520,7 +640,10 @@ def _ema(model, decay):
 def _resume(ck: Path, model, ema, opt, data, dcfg) -> tuple[int, list, list]:
     "A checkpoint's weights, optimiser and RNG (CPU, CUDA) into fresh objects → (step, losses, rank_losses)."
     meta = checkpoint_record(ck)
-    same_cfg = {"arch": "transformer", **meta["diffuser"]} == asdict(dcfg)   # configs before `arch` existed
+    # configs from before a field existed read as its default
+    old = {"arch": "transformer", "encoder": "embedding", "encoder_settings": {}, "regressor": False,
+           "text_len": 0}
+    same_cfg = {**old, **meta["diffuser"]} == asdict(dcfg)
     if meta["trained_on"]["ids"] != trained_ids(data) or not same_cfg:
         raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it "
                               "with the same data and config, or train into a new folder")
@@ -554,25 +677,53 @@ def _accelerator(ckpt_dir, track: bool):
     if log: acc.init_trackers("tensorboard")
     return acc
 
-def _train_step(model, opt, acc, data, dcfg, tcfg, step: int, bf16: bool) -> tuple:
-    "One optimiser step on a batch this process draws → (its loss, every rank's loss (N,), grad norm, lr)."
-    dev, N = acc.device, len(data.x0)
-    i = torch.randint(0, N, (min(tcfg.batch_size, N),))
-    x0, cond, mask, w = data.x0[i].to(dev), data.cond[i].to(dev), data.mask[i].to(dev), data.weight[i].to(dev)
-    t = torch.rand(len(i), device=dev)
+def _inputs(model, data, dcfg, i, dev) -> tuple:
+    "A batch's model input: rows `i` noised at random t (a regressor: t = 1 from zeros) → (x_t, t, noise, …)."
+    cond, mask = (z.to(dev) for z in data.rows(i))
+    x0, w = data.x0[i].to(dev), data.weight[i].to(dev)
     noise = torch.randn_like(x0)
-    x_t = q_sample(x0, t, noise)
+    if dcfg.regressor: t, x_t = torch.ones(len(i), device=dev), torch.zeros_like(x0)
+    else:
+        t = torch.rand(len(i), device=dev)
+        x_t = q_sample(x0, t, noise)
     drop = torch.rand(len(i), device=dev) < dcfg.cond_dropout
     x0_prev = None
-    if dcfg.self_cond and torch.rand(()) < 0.5:
+    if dcfg.self_cond and not dcfg.regressor and torch.rand(()) < 0.5:
         with torch.no_grad():
             x0_prev = to_x0_eps(dcfg.prediction, model(x_t, t, cond, mask, drop), x_t, t)[0].detach()
+    return x0, w, x_t, t, noise, cond, mask, drop, x0_prev
+
+def generator_loss(gen, content: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, mode: str):
+    """The frozen Generator's teacher-forced loss of `ids` after [mode ; content] → (B,), differentiable in
+    `content` (B, K, d) only: the Generator's weights take no gradient."""
+    return gen.target_loss(gen.stm(gen.mode_embedding(mode), content), ids.to(gen.device),
+                           mask.to(gen.device))["loss"].float()
+
+def _step_loss(model, data, dcfg, tcfg, norm, gen, i, dev, bf16) -> torch.Tensor:
+    """The objective on rows `i` (B,): `regress_weight` × the design's regression to c* + `answer_weight` ×
+    the Generator's answer loss (+ `question_weight` × its question loss under the Q mode) from the
+    predicted content, weighted by each row's `weight` → scalar."""
+    x0, w, x_t, t, noise, cond, mask, drop, x0_prev = _inputs(model, data, dcfg, i, dev)
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        out = model(x_t, t, cond, mask, drop, x0_prev)
+    loss = tcfg.regress_weight * ((out.float() - target_for(dcfg.prediction, x0, noise, t)) ** 2).mean((1, 2))
+    if tcfg.through_generator:
+        content = norm.inverse(to_x0_eps(dcfg.prediction, out.float(), x_t, t)[0])       # (B, K, d)
+        if tcfg.answer_weight:
+            loss = loss + tcfg.answer_weight * generator_loss(
+                gen, content, data.answer_ids[i], data.answer_mask[i], tcfg.a_mode).to(dev)
+        if tcfg.question_weight:
+            loss = loss + tcfg.question_weight * generator_loss(
+                gen, content, data.question_ids[i], data.question_mask[i], tcfg.q_mode).to(dev)
+    return (loss * w).sum() / w.sum()
+
+def _train_step(model, opt, acc, data, dcfg, tcfg, norm, gen, step: int, bf16: bool) -> tuple:
+    "One optimiser step on a batch this process draws → (its loss, every rank's loss (N,), grad norm, lr)."
+    N = len(data)
+    i = torch.randint(0, N, (min(tcfg.batch_size, N),))
     lr = tcfg.lr * min(1.0, (step + 1) / max(tcfg.warmup, 1))
     for g in opt.param_groups: g["lr"] = lr
-    with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=bf16):
-        out = model(x_t, t, cond, mask, drop, x0_prev)
-    loss = ((out.float() - target_for(dcfg.prediction, x0, noise, t)) ** 2).mean((1, 2))
-    loss = (loss * w).sum() / w.sum()
+    loss = _step_loss(model, data, dcfg, tcfg, norm, gen, i, acc.device, bf16)
     if not torch.isfinite(loss):
         raise FloatingPointError(f"Diffuser loss is {loss.item()} at step {step}: lower the lr or check the "
                                  "targets")
@@ -585,14 +736,18 @@ def _train_step(model, opt, acc, data, dcfg, tcfg, step: int, bf16: bool) -> tup
     return loss.item(), ranks.cpu(), float(gn), lr
 
 def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig, norm: Normalizer,
-                   ckpt_dir=None, progress: bool = True, stop_at: int | None = None):
+                   ckpt_dir=None, progress: bool = True, stop_at: int | None = None, gen=None):
     """Train (or resume from `ckpt_dir`) and return (model, ema_model, losses): this process's loss per step.
     Under `accelerate launch` with N processes each draws its own `tcfg.batch_size` rows, so a step sees
     N × batch_size rows (the effective batch, recorded); every rank's loss is gathered each step into the
     checkpoint (`rank_losses`) and their mean is what TensorBoard shows. Mixed precision is `tcfg.precision`,
     resolved and recorded; gradients are clipped at `tcfg.grad_clip`. The normaliser travels in the weights.
-    `stop_at` ends early (tests: a kill)."""
-    check_data(data, dcfg)
+    `stop_at` ends early (tests: a kill). The objective is `tcfg`'s (`_step_loss`): the Generator's losses
+    need `gen`, the frozen Generator the targets were made for (its weights take no gradient)."""
+    check_data(data, dcfg, tcfg)
+    if tcfg.through_generator and gen is None:
+        raise ValueError("TrainConfig.answer_weight/question_weight train through the Generator: pass "
+                         "train_diffuser(…, gen=<the Generator the targets were made for>)")
     bf16 = (torch.cuda.is_available() if tcfg.precision == "auto" else tcfg.precision == "bf16")
     # autocast is ours, not Accelerator(mixed_precision=…): Accelerate's state is one per process and cannot
     # change between calls
@@ -614,7 +769,7 @@ def train_diffuser(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig,
     for step in tqdm(range(start, tcfg.steps), initial=start, total=tcfg.steps, disable=not progress,
                      desc="diffuser", leave=False):
         if stop_at is not None and step >= stop_at: break
-        loss, ranks, gn, lr = _train_step(model, opt, acc, data, dcfg, tcfg, step, bf16)
+        loss, ranks, gn, lr = _train_step(model, opt, acc, data, dcfg, tcfg, norm, gen, step, bf16)
         ema.update_parameters(acc.unwrap_model(model))
         losses.append(loss)
         rank_losses.append(ranks.tolist())
@@ -639,7 +794,8 @@ def generate_content(net: Diffuser, norm: Normalizer, cond, mask, steps: int = 5
     """Content (B, K, d) for conditions (B, L, cond_dim): noise → `steps` sampler steps (ddim with η, or dpm)
     with guidance → de-normalised. With `x_init` (B, K, d) content, start from it noised to `t_start` instead
     (ddim): the Diffuser keeps what fits the condition and rewrites the rest (streaming updates, memory
-    reads)."""
+    reads). A one-step regressor (`DiffuserConfig.regressor`) maps once from zeros at t = 1, whatever
+    `steps`, `sampler` or `x_init`."""
     dev = next(net.parameters()).device
     cond, mask = cond.to(dev), mask.to(dev)
     B = cond.shape[0]
@@ -647,7 +803,10 @@ def generate_content(net: Diffuser, norm: Normalizer, cond, mask, steps: int = 5
     den = guided(lambda x, t: net(x, t, cond, mask).float(), lambda x, t: net(x, t, cond, mask, drop).float(),
                  guidance)
     g = torch.Generator().manual_seed(seed)
-    if x_init is not None:
+    if net.cfg.regressor:
+        x, t = torch.zeros(B, net.cfg.K, net.cfg.d, device=dev), torch.ones(B, device=dev)
+        z = to_x0_eps(net.cfg.prediction, den(x, t), x, t)[0]
+    elif x_init is not None:
         if sampler != "ddim": raise ValueError("a warm start (x_init) needs sampler='ddim'")
         noise = torch.randn((B, net.cfg.K, net.cfg.d), generator=g).to(dev)
         z = ddim_sample(den, net.cfg.prediction, noise.shape, steps, eta, g, dev,

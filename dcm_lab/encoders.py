@@ -64,6 +64,10 @@ class InputEncoder:
         "Exactly what computes this encoder's conditions, as JSON: name, settings and the model behind it."
         return json.loads(json.dumps(dict(encoder=self.name, settings=self.settings(), **self._source())))
 
+    def positions(self, max_len: int) -> int:
+        "The most positions a condition holds when texts are cut at `max_len` tokens (a Diffuser's max_cond_len)."
+        return max_len
+
     def __repr__(self): return f"{type(self).__name__}({self.name!r}, dim={self.dim}, {self.settings()})"
 
 # %% ../nbs/12_encoders.ipynb #e0a1b2ca
@@ -244,6 +248,7 @@ class MiniLMEncoder(InputEncoder):
         return str(self.cfg.device or (self.gen.device if self.gen is not None else "cpu"))
     @property
     def dim(self) -> int: return read_json(minilm_dir()/"config.json")["hidden_size"]
+    def positions(self, max_len: int) -> int: return min(max_len + 2, 512)          # + [CLS], [SEP]
     def _source(self) -> dict:
         weights = file_sha256(str(minilm_dir()/"model.safetensors"))
         return dict(model=dict(package=MINILM_PACKAGE, version=md.version(MINILM_PACKAGE), weights=weights))

@@ -16,7 +16,7 @@ from .generator import Generator
 from .metrics import (per_example, bootstrap_ci, extract_answer, normalize_answer, paired_ratio_ci,
                              paired_diff_ci)
 from .encoder import input_embeddings
-from .diffusion import generate_content
+from .diffusion import generate_content, diffuser_conditions
 from .phase2 import score_prefixes
 
 # %% auto #0
@@ -196,7 +196,8 @@ def random_content(gen, pairs, cfg, norm=None, **kw):
 
 @register_method("diffuser", seeded=True, needs=("diffuser", "norm"))
 def diffuser(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, **kw):
-    cond, msk = input_embeddings(gen, cond_texts(pairs, cond_text))
+    # (N, L, cond_dim) from the Input Encoder the Diffuser was trained with (refused if not that one)
+    cond, msk = diffuser_conditions(diffuser, gen, cond_texts(pairs, cond_text))
     return _stm_prefixes(gen, cfg,
                          generate_content(diffuser, norm, cond, msk, cfg.sample_steps, cfg.guidance,
                                           seed=cfg.seed))
@@ -204,7 +205,7 @@ def diffuser(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, **kw):
 @register_method("diffuser_null", seeded=True, needs=("diffuser", "norm"))
 def diffuser_null(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, **kw):
     "The Diffuser with the learned null condition (guidance 0 keeps only the unconditional branch)."
-    cond, msk = input_embeddings(gen, cond_texts(pairs, cond_text))
+    cond, msk = diffuser_conditions(diffuser, gen, cond_texts(pairs, cond_text))
     return _stm_prefixes(gen, cfg,
                          generate_content(diffuser, norm, cond, msk, cfg.sample_steps, 0.0, seed=cfg.seed))
 

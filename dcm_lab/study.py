@@ -23,14 +23,17 @@ from .diagnostics import matched_cosine, knn_agreement
 from .targets import notebook_config
 from .store import ensure_targets
 from .encoder import input_embeddings
-from .diffusion import DiffusionData, Normalizer, train_diffuser, load_diffuser, diffuser_recipe
+from .diffusion import (DiffusionData, Normalizer, train_diffuser, load_diffuser, diffuser_recipe,
+                               conditions, with_texts)
+from .encoders import make_encoder
 
 # %% auto #0
-__all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_QUESTIONS', 'ANSWER_COLUMNS', 'wikidata_relation',
-           'wikidata_template', 'wikidata_question', 'bigbench_json', 'closed_book_pool', 'code_fingerprint',
-           'screen_key', 'full_context_answers', 'screen_full_context', 'drop_reason', 'screen_select', 'context_pool',
-           'compression_ratio', 'split_study', 'study_targets', 'target_rows', 'study_diffuser', 'random_targets',
-           'distilled_targets', 'target_set_similarity', 'evaluate_arm', 'study_runs', 'arm_table', 'answer_record']
+__all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_QUESTIONS', 'DIFFUSER_VARIANTS', 'ANSWER_COLUMNS',
+           'wikidata_relation', 'wikidata_template', 'wikidata_question', 'bigbench_json', 'closed_book_pool',
+           'code_fingerprint', 'screen_key', 'full_context_answers', 'screen_full_context', 'drop_reason',
+           'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'study_targets', 'target_rows',
+           'variant_kwargs', 'study_diffuser', 'random_targets', 'distilled_targets', 'target_set_similarity',
+           'evaluate_arm', 'study_runs', 'arm_table', 'answer_record']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -306,28 +309,66 @@ def target_rows(targets, ids: list) -> torch.Tensor:
     pos = {i: n for n, i in enumerate(targets.ids)}
     return targets.best_content[[pos[i] for i in ids]].float()
 
+# the variants a study Diffuser can take beyond v1's (embedding table, regression to c*): name → the
+#   Generator → study_diffuser's keywords. The answer frame puts the input where the full context's question
+#   goes, so the Generator's states are those it answers from.
+DIFFUSER_VARIANTS = {
+    "embedding_answer": lambda gen: dict(answer_weight=1.0),
+    "hidden": lambda gen: dict(encoder="hidden", encoder_settings=dict(layers=-1, frame=answer_frame(gen))),
+    "hidden_mid": lambda gen: dict(encoder="hidden", encoder_settings=dict(
+        layers=gen.model.config.num_hidden_layers // 2, frame=answer_frame(gen))),
+    "hidden_answer": lambda gen: dict(DIFFUSER_VARIANTS["hidden"](gen), answer_weight=1.0),
+    "hidden_regressor": lambda gen: dict(DIFFUSER_VARIANTS["hidden"](gen), answer_weight=1.0, regressor=True),
+    "minilm": lambda gen: dict(encoder="minilm"),
+}
+
+def variant_kwargs(gen, name: str) -> dict:
+    "study_diffuser's keywords for variant `name` of `DIFFUSER_VARIANTS` ('' or 'embedding': v1's)."
+    if name in ("", "embedding"): return {}
+    if name not in DIFFUSER_VARIANTS:
+        raise ValueError(f"unknown Diffuser variant {name!r}: the study knows {sorted(DIFFUSER_VARIANTS)} "
+                         "(add one to DIFFUSER_VARIANTS)")
+    return DIFFUSER_VARIANTS[name](gen)
+
+def _key_fields(cfg) -> dict:
+    "A config's fields for a cache key, leaving out those at the default they had before they existed."
+    before = dict(encoder="embedding", encoder_settings={}, regressor=False, text_len=0, regress_weight=1.0,
+                  answer_weight=0.0, question_weight=0.0, a_mode="A", q_mode="Q")
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in before or before[k] != v}
+
 def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root: Path | None = None,
                    width: int = 128, depth: int = 2, steps: int = 200, batch_size: int = 64, lr: float = 1e-3,
-                   max_len: int = 128, seed: int = 0, progress: bool = True):
-    """A Diffuser on targets `x` (N, K, d) of `train_ids`, conditioned on `cond_text[id]`; its configs from
-    `diffuser_recipe`, trained (or resumed, or loaded when finished) in a checkpoint folder named by its data
-    and configs → (EMA net, normaliser, folder). The one path every study Diffuser takes, whatever its
-    targets."""
+                   max_len: int = 128, seed: int = 0, progress: bool = True, encoder: str = "embedding",
+                   encoder_settings: dict | None = None, answer_weight: float = 0.0, regressor: bool = False,
+                   answers: dict | None = None):
+    """A Diffuser on targets `x` (N, K, d) of `train_ids`, conditioned on `cond_text[id]` through Input
+    Encoder `encoder` (conditions cached on disk unless v1's embedding table), with the Generator's loss on
+    `answers[id]` weighted `answer_weight`, or a one-step `regressor`; its configs from `diffuser_recipe`,
+    trained (or resumed, or loaded when finished) in a checkpoint folder named by its data and configs → (EMA
+    net, normaliser, folder). The one path every study Diffuser takes, whatever its targets or variant."""
     if x.shape[0] != len(train_ids):
         raise ValueError(f"study_diffuser: {x.shape[0]} targets for {len(train_ids)} ids")
-    x = x.float()
+    if answer_weight and (answers is None or any(i not in answers for i in train_ids)):
+        raise ValueError("study_diffuser: answer_weight > 0 needs answers={id: answer} for every training id")
+    x, root = x.float(), Path(root or cache_dir()/"study")
     norm = Normalizer.fit(x)
     texts = [cond_text[i] for i in train_ids]
-    # (N, L, d), (N, L)
-    cond, mask = input_embeddings(gen, texts, max_len)
+    enc = None if encoder == "embedding" else make_encoder(encoder, gen, **(encoder_settings or {}))
+    # (N, L, d) and (N, L) in memory, or a ConditionBank on disk
+    cond, mask, identity = conditions(gen, texts, max_len, enc, root/"conditions")
     dcfg, tcfg = diffuser_recipe(K=x.shape[1], d=gen.d, steps=steps, seed=seed, width=width, depth=depth,
-                                 batch_size=batch_size, lr=lr, max_cond_len=max_len)
-    key = _digest(hashlib.sha256(x.numpy().tobytes()).hexdigest(), list(train_ids), texts,
-                  dataclasses.asdict(dcfg), dataclasses.asdict(tcfg))
-    ck = Path(root or cache_dir()/"study")/f"diffuser-{gen.name.replace('/', '_')}-{key}"
-    data = DiffusionData(cond, mask, norm(x), torch.ones(len(train_ids)), list(train_ids))
-    train_diffuser(data, dcfg, tcfg, norm, ckpt_dir=ck, progress=progress)
-    net, norm = load_diffuser(ck, device=gen.device)
+                                 batch_size=batch_size, lr=lr, encoder=encoder,
+                                 max_cond_len=enc.positions(max_len) if enc else max_len,
+                                 text_len=max_len if enc and enc.positions(max_len) != max_len else 0,
+                                 encoder_settings=encoder_settings or {}, regressor=regressor,
+                                 answer_weight=answer_weight, cond_dim=enc.dim if enc else gen.d)
+    key = _digest(hashlib.sha256(x.numpy().tobytes()).hexdigest(), list(train_ids), texts, _key_fields(dcfg),
+                  _key_fields(tcfg))
+    ck = root/f"diffuser-{gen.name.replace('/', '_')}-{key}"
+    data = DiffusionData(cond, mask, norm(x), torch.ones(len(train_ids)), list(train_ids), encoder=identity)
+    if answer_weight: data = with_texts(gen, data, [answers[i] for i in train_ids])
+    train_diffuser(data, dcfg, tcfg, norm, ckpt_dir=ck, progress=progress, gen=gen)
+    net, norm = load_diffuser(ck, device=gen.device, gen=gen)
     return net, norm, ck
 
 def random_targets(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -378,16 +419,18 @@ def target_set_similarity(a: torch.Tensor, b: torch.Tensor, labels: list, k: int
 # %% ../nbs/70_study.ipynb #st0arm02
 def evaluate_arm(gen, pairs: list, ecfg: EvalConfig, seeds: int, runs: list[tuple], root: Path | None = None,
                  key: str = "", progress: bool = True) -> list[dict]:
-    """`evaluate_method` of each run (label, method, keyword inputs) on `pairs`, each cached as JSON under
-    `root`/eval-`key`/`label`.json when a key is given."""
+    """`evaluate_method` of each run (label, method, keyword inputs; those naming an `EvalConfig` field override
+    `ecfg`) on `pairs`, each cached as JSON under `root`/eval-`key`/`label`.json when a key is given."""
     out = []
     for label, method, kw in tqdm(runs, disable=not progress, desc="methods", leave=False):
         f = Path(root or cache_dir()/"study")/f"eval-{key}"/f"{label}.json" if key else None
         if f is not None and f.exists():
             out.append(read_json(f))
             continue
-        r = evaluate_method(gen, pairs, dataclasses.replace(ecfg, method=method), seeds=seeds, label=label,
-                            **kw)
+        # a run may set EvalConfig fields of its own (the sampling-steps curve)
+        over = {k: v for k, v in kw.items() if k in EvalConfig.__dataclass_fields__}
+        r = evaluate_method(gen, pairs, dataclasses.replace(ecfg, method=method, **over), seeds=seeds,
+                            label=label, **{k: v for k, v in kw.items() if k not in over})
         # as read back: tuples → lists, undefined → None
         r = nan_to_none(json.loads(json.dumps(r, default=float)))
         if f is not None: atomic_write_json(f, r)
