@@ -543,6 +543,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'dcm_lab.study.study_targets': ('study.html#study_targets', 'dcm_lab/study.py'),
                                'dcm_lab.study.target_rows': ('study.html#target_rows', 'dcm_lab/study.py'),
                                'dcm_lab.study.target_set_similarity': ('study.html#target_set_similarity', 'dcm_lab/study.py'),
+                               'dcm_lab.study.train_subset': ('study.html#train_subset', 'dcm_lab/study.py'),
                                'dcm_lab.study.variant_kwargs': ('study.html#variant_kwargs', 'dcm_lab/study.py'),
                                'dcm_lab.study.wikidata_question': ('study.html#wikidata_question', 'dcm_lab/study.py'),
                                'dcm_lab.study.wikidata_relation': ('study.html#wikidata_relation', 'dcm_lab/study.py'),

@@ -22,7 +22,6 @@ from .evaluation import (METHODS, EvalConfig, evaluate_method, method_prefixes, 
 from .diagnostics import matched_cosine, knn_agreement
 from .targets import notebook_config
 from .store import ensure_targets
-from .encoder import input_embeddings
 from .diffusion import (DiffusionData, Normalizer, train_diffuser, load_diffuser, diffuser_recipe,
                                conditions, with_texts)
 from .encoders import make_encoder
@@ -31,9 +30,9 @@ from .encoders import make_encoder
 __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_QUESTIONS', 'DIFFUSER_VARIANTS', 'ANSWER_COLUMNS',
            'wikidata_relation', 'wikidata_template', 'wikidata_question', 'bigbench_json', 'closed_book_pool',
            'code_fingerprint', 'screen_key', 'full_context_answers', 'screen_full_context', 'drop_reason',
-           'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'study_targets', 'target_rows',
-           'variant_kwargs', 'study_diffuser', 'random_targets', 'distilled_targets', 'target_set_similarity',
-           'evaluate_arm', 'study_runs', 'arm_table', 'answer_record']
+           'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'train_subset', 'study_targets',
+           'target_rows', 'variant_kwargs', 'study_diffuser', 'random_targets', 'distilled_targets',
+           'target_set_similarity', 'evaluate_arm', 'study_runs', 'arm_table', 'answer_record']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -291,6 +290,18 @@ def split_study(pairs: list, n_held: int, seed: int = 0) -> tuple[list, list, li
     train, held = [p for p in pairs if p.id not in held_ids], [p for p in pairs if p.id in held_ids]
     seen = {normalize_answer(p.answer) for p in train}
     return train, held, [normalize_answer(p.answer) not in seen for p in held]
+
+def train_subset(train: list, frac: float, seed: int = 0) -> list:
+    """A `frac` share of the training pairs (the training-size curve): of each `topic`, the first ⌈frac × n⌉ in
+    `stable_seed` order, so every relation stays and a larger share holds every item of a smaller one."""
+    if not 0 < frac <= 1: raise ValueError(f"study_sizes: {frac} is not a fraction in (0, 1]")
+    groups = {}
+    for p in train: groups.setdefault(p.topic, []).append(p)
+    keep = set()
+    for ps in groups.values():
+        k = math.ceil(frac * len(ps) - 1e-9)
+        keep |= {p.id for p in sorted(ps, key=lambda p: stable_seed(seed, "size", p.id))[:k]}
+    return [p for p in train if p.id in keep]
 
 # %% ../nbs/70_study.ipynb #st000025
 def _digest(*parts) -> str:

@@ -16,9 +16,9 @@ def tiny():
 def diffuser_of(tiny, monkeypatch, tmp_path, **kw):
     "The configs and folder `study_diffuser` trains with, without training (train/load recorded, not run)."
     seen = {}
-    monkeypatch.setattr(study, "train_diffuser", lambda data, dcfg, tcfg, norm, ckpt_dir, progress:
+    monkeypatch.setattr(study, "train_diffuser", lambda data, dcfg, tcfg, norm, ckpt_dir, progress, gen:
                         seen.update(dcfg=dcfg, tcfg=tcfg, ck=ckpt_dir))
-    monkeypatch.setattr(study, "load_diffuser", lambda ck, device: (None, None))
+    monkeypatch.setattr(study, "load_diffuser", lambda ck, device, gen: (None, None))
     x = torch.randn(3, 4, tiny.d, generator=torch.Generator().manual_seed(0))
     ids, cond = ["a", "b", "c"], {"a": "What is a?", "b": "What is b?", "c": "What is c?"}
     study.study_diffuser(tiny, x, ids, cond, root=tmp_path, progress=False, **kw)
@@ -47,8 +47,11 @@ def test_study_diffuser_builds_todays_configs(tiny, monkeypatch, tmp_path, kw, d
     want_d = dict(d=tiny.d, cond_dim=tiny.d, prediction="x0", cond_dropout=0.1, self_cond=False,
                   arch="transformer", **dnet)
     want_t = dict(weight_decay=0.01, precision="auto", grad_clip=1.0, track=True, **dtrain)
-    assert asdict(seen["dcfg"]) == want_d
-    assert asdict(seen["tcfg"]) == want_t
-    # the checkpoint folder is named by these configs: the study's finished Diffusers are found again
+    # fields added since (Input Encoder, objective) at the defaults that mean what the study did before them
+    new_d = dict(encoder="embedding", encoder_settings={}, regressor=False, text_len=0)
+    new_t = dict(regress_weight=1.0, answer_weight=0.0, question_weight=0.0, a_mode="A", q_mode="Q")
+    assert asdict(seen["dcfg"]) == {**want_d, **new_d}
+    assert asdict(seen["tcfg"]) == {**want_t, **new_t}
+    # the checkpoint folder is named by the configs as they were: the study's finished Diffusers are found again
     key = study._digest(hashlib.sha256(x.numpy().tobytes()).hexdigest(), ids, texts, want_d, want_t)
     assert Path(seen["ck"]) == tmp_path/f"diffuser-{tiny.name.replace('/', '_')}-{key}"
