@@ -9,7 +9,7 @@ from pathlib import Path
 import dcm_lab
 
 # %% auto #0
-__all__ = ['build_parser', 'data_sources', 'main']
+__all__ = ['EVAL_COLUMNS', 'build_parser', 'data_sources', 'main']
 
 # %% ../nbs/91_cli.ipynb #47a802bd
 class _Version(argparse.Action):
@@ -45,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("run_b")
     c.add_argument("more", nargs="*", help="further runs whose curves join the overlay")
     c.add_argument("--out", default=None)
+    e = sub.add_parser("eval", help="a trained Diffuser on your own pairs, beside the gold-free baselines")
+    e.add_argument("diffuser", help="a study run folder (its --arm Diffuser) or a Diffuser checkpoint folder")
+    e.add_argument("pairs", help=".jsonl of pairs: id, question, answer (context and topic optional)")
+    e.add_argument("--arm", default="closed_book", help="with a study run folder: which arm's Diffuser")
+    e.add_argument("--train", help="the pairs the Diffuser was trained from (default: the run's pairs file)")
+    e.add_argument("--generator", default="smollm2", help="the Generator it was trained with")
+    e.add_argument("--seeds", type=int, default=3, help="sampling seeds of the seeded methods")
+    e.add_argument("--sample-steps", type=int, default=25, help="the Diffuser's DDIM steps")
+    e.add_argument("--out", help="also write the results and the table as JSON here")
     a = sub.add_parser("answer", help="a study run's answer (answer.json) as Markdown tables")
     a.add_argument("run")
     d = sub.add_parser("data", help="datasets")
@@ -82,6 +91,35 @@ def _compare(args) -> int:
     if curves.exists(): print(f"→ {curves}")
     return 0
 
+EVAL_COLUMNS = ("block", "method", "positions", "match", "match_ci", "diff_answer_prior",
+                "diff_answer_prior_ci", "diff_full_context", "diff_full_context_ci", "unseen_match", "em",
+                "n", "seeds")
+
+def _eval(args) -> int:
+    "`dcm-lab eval`: the gold-free table of a trained Diffuser on a researcher's pairs."
+    # local: see _Version
+    from dcm_lab.study import eval_source, eval_diffuser
+    from dcm_lab.data import load_pairs
+    from dcm_lab.generator import load_generator
+    from dcm_lab.core import atomic_write_json, nan_to_none
+    try:
+        if args.seeds < 1 or args.sample_steps < 1: raise ValueError("--seeds and --sample-steps must be ≥ 1")
+        ckpt, train_file = eval_source(args.diffuser, args.arm, args.train)
+        pairs, train = load_pairs(args.pairs), load_pairs(str(train_file))
+        gen = load_generator(args.generator)
+        results, table = eval_diffuser(gen, ckpt, pairs, train, args.seeds, args.sample_steps)
+    except ValueError as e: return _err("eval", str(e).splitlines()[0])
+    fmt = lambda v: f"[{v[0]:.2f}, {v[1]:.2f}]" if isinstance(v, (list, tuple)) and None not in v else v
+    print(f"{len(pairs)} pairs from {args.pairs}; Diffuser {ckpt}; {args.seeds} seeds, 95% CIs over items")
+    print(table[list(EVAL_COLUMNS)].map(fmt).round(3).to_string(index=False))
+    if args.out:
+        rec = dict(diffuser=str(ckpt), pairs=args.pairs, train=str(train_file), generator=args.generator,
+                   seeds=args.seeds, sample_steps=args.sample_steps, table=table.to_dict("records"),
+                   results=results)
+        atomic_write_json(args.out, nan_to_none(rec))
+        print(f"→ {args.out}")
+    return 0
+
 def data_sources() -> list[str]:
     "Every name `dcm-lab data fetch` knows: load_pairs' datasets, the bigbench archive, the larsdoku puzzles."
     from dcm_lab.data import DATASETS  # local: see _Version
@@ -103,6 +141,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.cmd == "run": return _run(args)
     if args.cmd == "compare": return _compare(args)
+    if args.cmd == "eval": return _eval(args)
     if args.cmd == "answer":
         from dcm_lab.runs import answer_markdown  # local: see _Version
         f = Path(args.run)/"answer.json"

@@ -129,7 +129,7 @@ class DiffuserConfig:
     cond_dropout: float = 0.1   # probability of training with the null condition (enables guidance)
     self_cond: bool = False     # feed back the previous x0 estimate (LD4LG uses p = 0.5)
     arch: str = "transformer"   # the network: a key of `DIFFUSERS`, which training and loading build
-    encoder: str = "embedding"  # the Input Encoder its condition comes from: a key of `ENCODERS` (12_encoders)
+    encoder: str = "embedding"  # the Input Encoder its condition comes from: a key of `ENCODERS`
     encoder_settings: dict = field(default_factory=dict)  # that encoder's Config fields (layers, frame, …)
     regressor: bool = False     # one step: always t = 1 from zero input, predicting x0 — the same network,
                                 #   encoder and training path without iterative denoising (the ablation)
@@ -154,7 +154,8 @@ class DiffuserConfig:
         object.__setattr__(self, "encoder_settings", json.loads(json.dumps(self.encoder_settings)))
         if not isinstance(self.regressor, bool) or (self.regressor and self.prediction != "x0"):
             raise ValueError(f"DiffuserConfig.regressor={self.regressor!r} must be True or False, and True "
-                             f"needs prediction='x0' (got {self.prediction!r}): a one-step map predicts content")
+                             f"needs prediction='x0' (got {self.prediction!r}): a one-step map predicts "
+                             "content")
 
 _CARD = """---
 {{ card_data }}
@@ -311,12 +312,12 @@ def build_diffuser(cfg: DiffuserConfig) -> DiffuserBase:
 @dataclass
 class DiffusionData:
     cond: torch.Tensor | ConditionBank  # (N, L, cond_dim) right-padded, or a ConditionBank served per batch
-    mask: torch.Tensor | None   # (N, L) bool, True = real token; None beside a ConditionBank (it pads each batch)
+    mask: torch.Tensor | None   # (N, L) bool, True = real token; None beside a ConditionBank (it pads)
     x0: torch.Tensor            # (N, K, d) normalised targets (zeros where only the Generator's loss trains)
     weight: torch.Tensor        # (N,) loss weight (deep-supervision snapshots may weigh less)
     ids: list                   # item id per row
     encoder: dict | None = None         # identity of the Input Encoder that made `cond` (kept by checkpoints)
-    answer_ids: torch.Tensor | None = None     # (N, T) answer tokens + EOS, right-padded: the Generator's loss
+    answer_ids: torch.Tensor | None = None     # (N, T) answer tokens + EOS, right-padded (Generator's loss)
     answer_mask: torch.Tensor | None = None    # (N, T) bool
     question_ids: torch.Tensor | None = None   # (N, T') question tokens + EOS (the loss under the Q mode)
     question_mask: torch.Tensor | None = None  # (N, T') bool
@@ -330,7 +331,8 @@ class DiffusionData:
         return self.cond.shape[-1] if isinstance(self.cond, torch.Tensor) else self.cond.dim
     @property
     def cond_len(self) -> int:
-        return self.cond.shape[1] if isinstance(self.cond, torch.Tensor) else max(self.cond.lengths, default=0)
+        if isinstance(self.cond, torch.Tensor): return self.cond.shape[1]
+        return max(self.cond.lengths, default=0)
     def __len__(self) -> int: return len(self.x0)
 
 @dataclass
@@ -380,11 +382,12 @@ def diffusion_data(gen, targets, norm: Normalizer, rows: list[int] | None = None
     recs = [targets.records[rows[j]] for j in src]
     cond, mask, identity = conditions(gen, [r["question"] for r in recs], max_len, encoder)
     data = DiffusionData(cond, mask, x0, w, [r["id"] for r in recs], encoder=identity)
-    return with_texts(gen, data, [r["answer"] for r in recs], [r["question"] for r in recs]) if answers else data
+    if not answers: return data
+    return with_texts(gen, data, [r["answer"] for r in recs], [r["question"] for r in recs])
 
 def with_texts(gen, data: DiffusionData, answers: list[str],
                questions: list[str] | None = None) -> DiffusionData:
-    "`data` with each row's answer (and question) tokens for the Generator's loss (`TrainConfig.answer_weight`)."
+    "`data` with each row's answer (and question) tokens, which the Generator's losses (`TrainConfig`) read."
     if len(answers) != len(data) or (questions is not None and len(questions) != len(data)):
         raise ValueError(f"with_texts: {len(answers)} answers and {len(questions or [])} questions for "
                          f"{len(data)} rows: give one per row, in the rows' order")
@@ -478,7 +481,7 @@ def check_data(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig | No
     if tcfg is not None: _check_objective(data, dcfg, tcfg)
 
 def _check_objective(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfig) -> None:
-    "What the objective reads is there: token rows for the Generator's losses, c* unless a regressor skips it."
+    "What the objective reads is there: token rows for the Generator's losses; c* unless a regressor."
     need = [(tcfg.answer_weight, data.answer_ids, "answer"), (tcfg.question_weight, data.question_ids,
                                                               "question")]
     for wt, ids, what in need:

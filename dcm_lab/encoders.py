@@ -65,7 +65,7 @@ class InputEncoder:
         return json.loads(json.dumps(dict(encoder=self.name, settings=self.settings(), **self._source())))
 
     def positions(self, max_len: int) -> int:
-        "The most positions a condition holds when texts are cut at `max_len` tokens (a Diffuser's max_cond_len)."
+        "A condition's most positions when texts are cut at `max_len` tokens (a Diffuser's max_cond_len)."
         return max_len
 
     def __repr__(self): return f"{type(self).__name__}({self.name!r}, dim={self.dim}, {self.settings()})"

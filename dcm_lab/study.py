@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .core import (cache_dir, atomic_write_json, atomic_write_bytes, read_json, stable_seed,
-                          run_record, write_manifest, nan_to_none, atomic_save_tensors)
+                          run_record, write_manifest, read_manifest, nan_to_none, atomic_save_tensors)
 from safetensors.torch import load_file
 from .data import (QAPair, default_facts, validate_pairs, fetch_bigbench, read_tar_json,
                           BIGBENCH_FILES, save_jsonl)
@@ -23,16 +23,17 @@ from .diagnostics import matched_cosine, knn_agreement
 from .targets import notebook_config
 from .store import ensure_targets
 from .diffusion import (DiffusionData, Normalizer, train_diffuser, load_diffuser, diffuser_recipe,
-                               conditions, with_texts)
+                               conditions, with_texts, checkpoint_record)
 from .encoders import make_encoder
 
 # %% auto #0
 __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_QUESTIONS', 'DIFFUSER_VARIANTS', 'ANSWER_COLUMNS',
-           'wikidata_relation', 'wikidata_template', 'wikidata_question', 'bigbench_json', 'closed_book_pool',
-           'code_fingerprint', 'screen_key', 'full_context_answers', 'screen_full_context', 'drop_reason',
-           'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'train_subset', 'study_targets',
-           'target_rows', 'variant_kwargs', 'study_diffuser', 'random_targets', 'distilled_targets',
-           'target_set_similarity', 'evaluate_arm', 'study_runs', 'arm_table', 'answer_record']
+           'EVAL_METHODS', 'wikidata_relation', 'wikidata_template', 'wikidata_question', 'bigbench_json',
+           'closed_book_pool', 'code_fingerprint', 'screen_key', 'full_context_answers', 'screen_full_context',
+           'drop_reason', 'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'train_subset',
+           'study_targets', 'target_rows', 'variant_kwargs', 'study_diffuser', 'random_targets', 'distilled_targets',
+           'target_set_similarity', 'evaluate_arm', 'study_runs', 'arm_table', 'answer_record', 'eval_source',
+           'eval_diffuser']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -292,8 +293,8 @@ def split_study(pairs: list, n_held: int, seed: int = 0) -> tuple[list, list, li
     return train, held, [normalize_answer(p.answer) not in seen for p in held]
 
 def train_subset(train: list, frac: float, seed: int = 0) -> list:
-    """A `frac` share of the training pairs (the training-size curve): of each `topic`, the first ⌈frac × n⌉ in
-    `stable_seed` order, so every relation stays and a larger share holds every item of a smaller one."""
+    """A `frac` share of the training pairs (the training-size curve): of each `topic`, the first ⌈frac × n⌉
+    in `stable_seed` order, so every relation stays and a larger share holds every item of a smaller one."""
     if not 0 < frac <= 1: raise ValueError(f"study_sizes: {frac} is not a fraction in (0, 1]")
     groups = {}
     for p in train: groups.setdefault(p.topic, []).append(p)
@@ -430,8 +431,9 @@ def target_set_similarity(a: torch.Tensor, b: torch.Tensor, labels: list, k: int
 # %% ../nbs/70_study.ipynb #st0arm02
 def evaluate_arm(gen, pairs: list, ecfg: EvalConfig, seeds: int, runs: list[tuple], root: Path | None = None,
                  key: str = "", progress: bool = True) -> list[dict]:
-    """`evaluate_method` of each run (label, method, keyword inputs; those naming an `EvalConfig` field override
-    `ecfg`) on `pairs`, each cached as JSON under `root`/eval-`key`/`label`.json when a key is given."""
+    """`evaluate_method` of each run (label, method, keyword inputs; those naming an `EvalConfig` field
+    override `ecfg`) on `pairs`, each cached as JSON under `root`/eval-`key`/`label`.json when a key is
+    given."""
     out = []
     for label, method, kw in tqdm(runs, disable=not progress, desc="methods", leave=False):
         f = Path(root or cache_dir()/"study")/f"eval-{key}"/f"{label}.json" if key else None
@@ -506,3 +508,40 @@ def answer_record(arm: str, table, results: list[dict], **extra) -> dict:
     rows = [[_cell(r[c]) for c in ANSWER_COLUMNS] for r in table.to_dict("records")]
     return dict(arm=arm, sentence=comparison_sentence(results, arm), columns=list(ANSWER_COLUMNS), rows=rows,
                 **extra)
+
+# %% ../nbs/70_study.ipynb #st0evl02
+EVAL_METHODS = ("full_context", "truncation", "answer_prior", "random_content", "diffuser", "diffuser_null")
+
+def eval_source(path, arm: str = "closed_book", train=None) -> tuple[Path, Path]:
+    """(checkpoint, training pairs file) from a Diffuser checkpoint folder and `train`, or from a study run
+    folder: its `phase2-<arm>` manifest's c* Diffuser and pairs file (`train`, when given, wins)."""
+    path = Path(path)
+    if (path/"config.json").exists():
+        if train is None:
+            raise ValueError(f"{path} is a Diffuser checkpoint: pass --train, the pairs it was trained from "
+                             "(a study run's study/<arm>-pairs.jsonl), or pass the study run folder instead")
+        return path, Path(train)
+    if not (path/"manifests").is_dir():
+        raise ValueError(f"{path} is neither a Diffuser checkpoint (config.json) nor a study run folder "
+                         "(manifests/): pass one of them")
+    art = read_manifest(path, f"phase2-{arm}", "70_study", ("diffuser",))
+    return Path(art["diffuser"]), Path(train or art["dataset"])
+
+def eval_diffuser(gen, ckpt, pairs: list, train: list, seeds: int = 3, sample_steps: int = 25,
+                  methods: tuple = EVAL_METHODS, progress: bool = True) -> tuple[list[dict], "pd.DataFrame"]:
+    """The Diffuser of checkpoint `ckpt` on `pairs` beside `methods` → (results, the study's arm table). Its
+    training items are taken from `train` by the ids the checkpoint records (all must be there)."""
+    want = checkpoint_record(ckpt)["trained_on"]["ids"]
+    by_id = {p.id: p for p in train}
+    if missing := [i for i in want if i not in by_id]:
+        raise ValueError(f"{len(missing)} of the {len(want)} items {ckpt} was trained on are not among the "
+                         f"training pairs given (e.g. {missing[0]!r}): pass the pairs it was trained from (a "
+                         "study run's study/<arm>-pairs.jsonl)")
+    if not pairs: raise ValueError("eval_diffuser: no pairs to evaluate")
+    net, norm = load_diffuser(ckpt, device=gen.device, gen=gen)
+    trained = [by_id[i] for i in want]
+    kw = dict(diffuser=net, norm=norm, train=trained, cond_text={p.id: prompt_text(p) for p in pairs})
+    ecfg = EvalConfig(K=net.cfg.K, sample_steps=sample_steps)
+    results = evaluate_arm(gen, pairs, ecfg, seeds, [(m, m, kw) for m in methods], progress=progress)
+    seen = {normalize_answer(p.answer) for p in trained}
+    return results, arm_table(results, pairs, [normalize_answer(p.answer) not in seen for p in pairs])
