@@ -542,6 +542,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'dcm_lab.study.screen_select': ('study.html#screen_select', 'dcm_lab/study.py'),
                                'dcm_lab.study.split_study': ('study.html#split_study', 'dcm_lab/study.py'),
                                'dcm_lab.study.study_diffuser': ('study.html#study_diffuser', 'dcm_lab/study.py'),
+                               'dcm_lab.study.study_grid': ('study.html#study_grid', 'dcm_lab/study.py'),
                                'dcm_lab.study.study_runs': ('study.html#study_runs', 'dcm_lab/study.py'),
                                'dcm_lab.study.study_targets': ('study.html#study_targets', 'dcm_lab/study.py'),
                                'dcm_lab.study.target_rows': ('study.html#target_rows', 'dcm_lab/study.py'),

@@ -31,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="execute the phase notebooks with papermill into reports/<run-id>/")
     r.add_argument("--profile", default="quickstart",
                    help="quickstart (every phase at toy size, about 11.5 min on 2 CPU cores from a fresh "
-                        "clone), study (the v1 study: 70_study, over 2 h on 2 CPU cores from empty caches) "
-                        "or gpu (the pipeline and the study, scaled up for one GPU)")
+                        "clone), study (the v1 study: 70_study, over 2 h on 2 CPU cores from empty caches), "
+                        "ablation (the study plus its grid of Diffuser variants and curves) or gpu (the "
+                        "pipeline, the study and the grid, scaled up for one GPU)")
     r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter (repeatable; wins over -f)")
     r.add_argument("-f", "--parameters-file", metavar="PARAMS.yaml",

@@ -12,8 +12,8 @@ import pandas as pd
 from .core import reports_dir, atomic_write_json, atomic_write_bytes, run_record
 
 # %% auto #0
-__all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'PROFILE_NOTEBOOKS', 'SHARED_PARAMETERS', 'NOTEBOOK_PREFIXES', 'UNPREFIXED',
-           'parse_overrides', 'RunError', 'notebooks_dir', 'notebook_parameters', 'coerce_parameter',
+__all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'ABLATION', 'PROFILE_NOTEBOOKS', 'SHARED_PARAMETERS', 'NOTEBOOK_PREFIXES',
+           'UNPREFIXED', 'parse_overrides', 'RunError', 'notebooks_dir', 'notebook_parameters', 'coerce_parameter',
            'resolve_parameters', 'parameter_problems', 'slowest_cells', 'read_params_file', 'adopt_targets',
            'run_pipeline', 'answer_html', 'answer_markdown', 'key_numbers', 'write_index_html', 'check_runs',
            'run_curves', 'curves_figure', 'compare_runs']
@@ -66,8 +66,16 @@ STUDY_SIZES = dict(
     study_screen_context=False, study_held=150, study_held_context=0, study_min_ratio=16, study_max_cond=128,
     study_restarts=1, study_max_steps=60, study_lr=1e-2, study_diff_steps=2000, study_diff_width=256,
     study_diff_depth=4, study_diff_batch=64, study_seeds=3, study_distill_steps=40, study_sample_steps=25,
-    study_chunk=128, study_seed=0, study_fit=50)
+    study_chunk=128, study_seed=0, study_fit=50, study_variants="", study_sizes="", study_size_variant="",
+    study_step_curve="")
 PROFILES["study"] = STUDY_SIZES
+# the ablation grid on the study's items, targets and c* Diffuser (all cached, shared with `study`): every
+# Diffuser variant (Input Encoders × objectives × the one-step regressor), the training-size curve and the
+# sampling-steps curve; its time is reported by the run (each Diffuser is a study_diffuser training)
+ABLATION = dict(study_variants=",".join(["embedding_answer", "hidden", "hidden_mid", "hidden_answer",
+                                         "hidden_regressor", "minilm"]),
+                study_sizes="0.25,0.5", study_step_curve="1,2,5,10")
+PROFILES["ablation"] = {**STUDY_SIZES, **ABLATION}
 # the same study, scaled up
 PROFILES["gpu"] = {**PROFILES["gpu"], **{k: v for k, v in STUDY_SIZES.items() if k.startswith("study_")},
                    # SQuAD dev holds 330 usable passages (one question each, ≤ 128 tokens)
@@ -75,9 +83,10 @@ PROFILES["gpu"] = {**PROFILES["gpu"], **{k: v for k, v in STUDY_SIZES.items() if
                           study_held_context=150, study_restarts=2, study_max_steps=200,
                           study_diff_steps=20000, study_diff_width=512, study_diff_depth=6,
                           study_diff_batch=256, study_seeds=5, study_distill_steps=200, study_chunk=256,
-                          study_fit=500)}
+                          study_fit=500), **ABLATION}
 # what `--profile` runs, in order
-PROFILE_NOTEBOOKS = {"quickstart": PIPELINE, "study": ["70_study"], "gpu": PIPELINE + ["70_study"]}
+PROFILE_NOTEBOOKS = {"quickstart": PIPELINE, "study": ["70_study"], "ablation": ["70_study"],
+                     "gpu": PIPELINE + ["70_study"]}
 
 # %% ../nbs/90_runs.ipynb #67d16c4b
 class RunError(ValueError):

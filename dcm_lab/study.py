@@ -31,9 +31,9 @@ __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_Q
            'EVAL_METHODS', 'wikidata_relation', 'wikidata_template', 'wikidata_question', 'bigbench_json',
            'closed_book_pool', 'code_fingerprint', 'screen_key', 'full_context_answers', 'screen_full_context',
            'drop_reason', 'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'train_subset',
-           'study_targets', 'target_rows', 'variant_kwargs', 'study_diffuser', 'random_targets', 'distilled_targets',
-           'target_set_similarity', 'evaluate_arm', 'study_runs', 'arm_table', 'answer_record', 'eval_source',
-           'eval_diffuser']
+           'study_targets', 'target_rows', 'variant_kwargs', 'study_grid', 'study_diffuser', 'random_targets',
+           'distilled_targets', 'target_set_similarity', 'evaluate_arm', 'study_runs', 'arm_table', 'answer_record',
+           'eval_source', 'eval_diffuser']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -341,6 +341,23 @@ def variant_kwargs(gen, name: str) -> dict:
         raise ValueError(f"unknown Diffuser variant {name!r}: the study knows {sorted(DIFFUSER_VARIANTS)} "
                          "(add one to DIFFUSER_VARIANTS)")
     return DIFFUSER_VARIANTS[name](gen)
+
+def study_grid(variants: str, sizes: str, size_variant: str, step_curve: str) -> tuple[list, list, list]:
+    """The study's grid parameters, checked before anything runs → (variant names, size fractions, sampling
+    steps); a name `DIFFUSER_VARIANTS` lacks, a share outside (0, 1] or a step count < 1 is refused, named."""
+    names = [v.strip() for v in variants.split(",") if v.strip()]
+    if bad := [v for v in names + [size_variant] if v not in ("", "embedding", *DIFFUSER_VARIANTS)]:
+        raise ValueError(f"study_variants/study_size_variant: unknown Diffuser variant(s) {bad}; the study "
+                         f"knows {sorted(DIFFUSER_VARIANTS)}")
+    try:
+        fracs = [float(s) for s in sizes.split(",") if s.strip()]
+        steps = [int(s) for s in step_curve.split(",") if s.strip()]
+    except ValueError as e:
+        raise ValueError(f"study_sizes / study_step_curve take comma-separated numbers: {e}") from None
+    if bad := [f for f in fracs if not 0 < f < 1]:
+        raise ValueError(f"study_sizes: {bad} are not shares in (0, 1) of the training split")
+    if bad := [s for s in steps if s < 1]: raise ValueError(f"study_step_curve: {bad} are not step counts ≥ 1")
+    return names, fracs, steps
 
 def _key_fields(cfg) -> dict:
     "A config's fields for a cache key, leaving out those at the default they had before they existed."
