@@ -356,7 +356,8 @@ def study_grid(variants: str, sizes: str, size_variant: str, step_curve: str) ->
         raise ValueError(f"study_sizes / study_step_curve take comma-separated numbers: {e}") from None
     if bad := [f for f in fracs if not 0 < f < 1]:
         raise ValueError(f"study_sizes: {bad} are not shares in (0, 1) of the training split")
-    if bad := [s for s in steps if s < 1]: raise ValueError(f"study_step_curve: {bad} are not step counts ≥ 1")
+    if bad := [s for s in steps if s < 1]:
+        raise ValueError(f"study_step_curve: {bad} are not step counts ≥ 1")
     return names, fracs, steps
 
 def _key_fields(cfg) -> dict:
