@@ -530,6 +530,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'dcm_lab.study.code_fingerprint': ('study.html#code_fingerprint', 'dcm_lab/study.py'),
                                'dcm_lab.study.compression_ratio': ('study.html#compression_ratio', 'dcm_lab/study.py'),
                                'dcm_lab.study.context_pool': ('study.html#context_pool', 'dcm_lab/study.py'),
+                               'dcm_lab.study.context_sources': ('study.html#context_sources', 'dcm_lab/study.py'),
                                'dcm_lab.study.distilled_targets': ('study.html#distilled_targets', 'dcm_lab/study.py'),
                                'dcm_lab.study.drop_reason': ('study.html#drop_reason', 'dcm_lab/study.py'),
                                'dcm_lab.study.eval_diffuser': ('study.html#eval_diffuser', 'dcm_lab/study.py'),

@@ -257,6 +257,11 @@ def wikidata_pairs(task_json: dict, limit: int | None = None) -> list[QAPair]:
 
 BIGBENCH_FILES = {
     "squad": "bigbench/benchmark_tasks/squad_shifts/squaddev_v1.1.json",
+    # SQuAD-shifts (Miller et al. 2020): new SQuAD-format questions on new Wikipedia, NYT, Reddit, Amazon text
+    "squad_new_wiki": "bigbench/benchmark_tasks/squad_shifts/new_wiki_v1.0.json",
+    "squad_nyt": "bigbench/benchmark_tasks/squad_shifts/nyt_v1.0.json",
+    "squad_reddit": "bigbench/benchmark_tasks/squad_shifts/reddit_v1.0.json",
+    "squad_amazon": "bigbench/benchmark_tasks/squad_shifts/amazon_reviews_v1.0.json",
     "wikidata": "bigbench/benchmark_tasks/qa_wikidata/task.json",
 }
 

@@ -63,6 +63,7 @@ def parse_overrides(items: list[str]) -> dict:
 STUDY_SIZES = dict(
     generator_name="smollm2", device="auto", study_arms="closed_book,context", study_K=4, study_wikidata=True,
     study_relations="", study_cap=40, study_max_screen=200, study_min_rate=0.15, study_n_context=330,
+    study_context_sources="squad",
     study_screen_context=False, study_held=150, study_held_context=0, study_min_ratio=16, study_max_cond=128,
     study_restarts=1, study_max_steps=60, study_lr=1e-2, study_diff_steps=2000, study_diff_width=256,
     study_diff_depth=4, study_diff_batch=64, study_seeds=3, study_distill_steps=40, study_sample_steps=25,
@@ -78,12 +79,15 @@ ABLATION = dict(study_variants=",".join(["embedding_answer", "hidden", "hidden_m
 PROFILES["ablation"] = {**STUDY_SIZES, **ABLATION}
 # the same study, scaled up
 PROFILES["gpu"] = {**PROFILES["gpu"], **{k: v for k, v in STUDY_SIZES.items() if k.startswith("study_")},
-                   # SQuAD dev holds 330 usable passages (one question each, ≤ 128 tokens)
+                   # SQuAD dev holds 330 usable passages (one question each, ≤ 128 tokens); with the
+                   # SQuAD-shifts sets the context arm keeps only what the full context answers
                    **dict(study_cap=120, study_max_screen=800, study_min_rate=0.05, study_held=500,
                           study_held_context=150, study_restarts=2, study_max_steps=200,
                           study_diff_steps=20000, study_diff_width=512, study_diff_depth=6,
                           study_diff_batch=256, study_seeds=5, study_distill_steps=200, study_chunk=256,
-                          study_fit=500), **ABLATION}
+                          study_fit=500,
+                          study_context_sources="squad,squad_new_wiki,squad_nyt,squad_reddit,squad_amazon",
+                          study_screen_context=True), **ABLATION}
 # what `--profile` runs, in order
 PROFILE_NOTEBOOKS = {"quickstart": PIPELINE, "study": ["70_study"], "ablation": ["70_study"],
                      "gpu": PIPELINE + ["70_study"]}

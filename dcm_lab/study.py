@@ -30,10 +30,10 @@ from .encoders import make_encoder
 __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_QUESTIONS', 'DIFFUSER_VARIANTS', 'ANSWER_COLUMNS',
            'EVAL_METHODS', 'wikidata_relation', 'wikidata_template', 'wikidata_question', 'bigbench_json',
            'closed_book_pool', 'code_fingerprint', 'screen_key', 'full_context_answers', 'screen_full_context',
-           'drop_reason', 'screen_select', 'context_pool', 'compression_ratio', 'split_study', 'train_subset',
-           'study_targets', 'target_rows', 'variant_kwargs', 'study_grid', 'study_diffuser', 'random_targets',
-           'distilled_targets', 'target_set_similarity', 'evaluate_arm', 'study_runs', 'arm_table', 'answer_record',
-           'eval_source', 'eval_diffuser']
+           'drop_reason', 'screen_select', 'context_pool', 'context_sources', 'compression_ratio', 'split_study',
+           'train_subset', 'study_targets', 'target_rows', 'variant_kwargs', 'study_grid', 'study_diffuser',
+           'random_targets', 'distilled_targets', 'target_set_similarity', 'evaluate_arm', 'study_runs', 'arm_table',
+           'answer_record', 'eval_source', 'eval_diffuser']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -237,9 +237,9 @@ def screen_select(gen, pool: dict, cap: int, max_screen: int, root: Path | None 
 
 # %% ../nbs/70_study.ipynb #st000019
 def context_pool(gen, squad_json: dict, K: int, min_ratio: float = 16, max_tokens: int = 128,
-                 max_answer_words: int = 4, seed: int = 0) -> tuple[list, Counter]:
-    """SQuAD-format dict → candidate pairs (passage as context) in a seeded order, and counts left out by
-    reason."""
+                 max_answer_words: int = 4, seed: int = 0, source: str = "squad") -> tuple[list, Counter]:
+    """SQuAD-format dict → candidate pairs (passage as context, ids `<source>-<question id>`) in a seeded
+    order, and counts left out by reason."""
     out, skipped = [], Counter()
     for art in squad_json["data"]:
         for para in art["paragraphs"]:
@@ -249,8 +249,8 @@ def context_pool(gen, squad_json: dict, K: int, min_ratio: float = 16, max_token
                 skipped[f"no question with an answer of ≤ {max_answer_words} words"] += 1
                 continue
             skipped["other questions on a kept passage"] += len(para["qas"]) - 1
-            p = QAPair(f"squad-{qa['id']}", qa["question"].strip(), qa["answers"][0]["text"].strip(),
-                       context=para["context"].strip(), topic=art.get("title"), qtype="squad", source="squad")
+            p = QAPair(f"{source}-{qa['id']}", qa["question"].strip(), qa["answers"][0]["text"].strip(),
+                       context=para["context"].strip(), topic=art.get("title"), qtype="squad", source=source)
             n = len(gen.tok.encode(prompt_text(p), add_special_tokens=False))
             if n < min_ratio * (K + 1):
                 skipped[f"passage + question < {min_ratio:g}×(K+1) tokens"] += 1
@@ -262,6 +262,14 @@ def context_pool(gen, squad_json: dict, K: int, min_ratio: float = 16, max_token
     kept, rep = validate_pairs(out)
     skipped.update(rep.skipped)
     return sorted(kept, key=lambda p: stable_seed(seed, p.id)), skipped
+
+def context_sources(names: str) -> list[str]:
+    "The context arm's SQuAD-format sources (`BIGBENCH_FILES` names, comma-separated), checked up front."
+    out = [s.strip() for s in names.split(",") if s.strip()]
+    if not out or (bad := [s for s in out if not s.startswith("squad") or s not in BIGBENCH_FILES]):
+        raise ValueError(f"study_context_sources={names!r}: name one or more of "
+                         f"{[s for s in BIGBENCH_FILES if s.startswith('squad')]}")
+    return out
 
 def compression_ratio(gen, p, K: int) -> float:
     "Passage + question tokens per STM position (K+1)."
