@@ -19,12 +19,13 @@ from .encoder import input_embeddings
 from .encoders import make_encoder, check_identity, encode_cached, ConditionBank
 
 # %% auto #0
-__all__ = ['PREDICTIONS', 'DIFFUSERS', 'RECIPE', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps', 'ddim_sample', 'guided',
-           'dpm_sample', 'check_fields', 'DiffuserConfig', 'DiffuserBase', 'timestep_embedding', 'Diffuser',
-           'build_diffuser', 'DiffusionData', 'Normalizer', 'token_rows', 'conditions', 'diffusion_data', 'with_texts',
-           'TrainConfig', 'diffuser_recipe', 'check_data', 'CheckpointError', 'denoise_eval', 'trained_ids',
-           'save_checkpoint', 'checkpoint_record', 'load_diffuser', 'diffuser_encoder', 'diffuser_conditions',
-           'export_pretrained', 'generator_loss', 'train_diffuser', 'generate_content', 'attention_map']
+__all__ = ['PREDICTIONS', 'DIFFUSERS', 'RECIPE', 'PRIOR_DEFAULTS', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps',
+           'ddim_sample', 'guided', 'dpm_sample', 'check_fields', 'DiffuserConfig', 'DiffuserBase',
+           'timestep_embedding', 'Diffuser', 'build_diffuser', 'DiffusionData', 'Normalizer', 'token_rows',
+           'conditions', 'diffusion_data', 'with_texts', 'TrainConfig', 'diffuser_recipe', 'check_data',
+           'CheckpointError', 'denoise_eval', 'trained_ids', 'save_checkpoint', 'checkpoint_record', 'load_diffuser',
+           'diffuser_encoder', 'diffuser_conditions', 'export_pretrained', 'generator_loss', 'train_diffuser',
+           'generate_content', 'attention_map']
 
 # %% ../nbs/30_diffusion.ipynb #25e94cec
 def alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
@@ -640,12 +641,18 @@ def export_pretrained(ckpt_dir: Path, out_dir: Path, generator: str = "unknown",
 def _ema(model, decay):
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
+# fields added since checkpoints and study caches were first written, at the values that mean what the lab
+#   did before them (v1's embedding condition, regression to c* alone): older records read as these, and the
+#   study's cache keys leave them out at these values so finished Diffusers are found again
+PRIOR_DEFAULTS = dict(encoder="embedding", encoder_settings={}, regressor=False, text_len=0,
+                      regress_weight=1.0, answer_weight=0.0, question_weight=0.0, a_mode="A", q_mode="Q")
+
 def _resume(ck: Path, model, ema, opt, data, dcfg) -> tuple[int, list, list]:
     "A checkpoint's weights, optimiser and RNG (CPU, CUDA) into fresh objects → (step, losses, rank_losses)."
     meta = checkpoint_record(ck)
-    # configs from before a field existed read as its default
-    old = {"arch": "transformer", "encoder": "embedding", "encoder_settings": {}, "regressor": False,
-           "text_len": 0}
+    # configs from before a field existed read as the value that meant what the lab did then
+    fields = DiffuserConfig.__dataclass_fields__
+    old = {"arch": "transformer", **{k: v for k, v in PRIOR_DEFAULTS.items() if k in fields}}
     same_cfg = {**old, **meta["diffuser"]} == asdict(dcfg)
     if meta["trained_on"]["ids"] != trained_ids(data) or not same_cfg:
         raise CheckpointError(f"{ck} was trained on other items or with another DiffuserConfig: resume it "

@@ -23,7 +23,7 @@ from .diagnostics import matched_cosine, knn_agreement
 from .targets import notebook_config
 from .store import ensure_targets
 from .diffusion import (DiffusionData, Normalizer, train_diffuser, load_diffuser, diffuser_recipe,
-                               conditions, with_texts, checkpoint_record)
+                               conditions, with_texts, checkpoint_record, PRIOR_DEFAULTS)
 from .encoders import make_encoder
 
 # %% auto #0
@@ -370,9 +370,8 @@ def study_grid(variants: str, sizes: str, size_variant: str, step_curve: str) ->
 
 def _key_fields(cfg) -> dict:
     "A config's fields for a cache key, leaving out those at the default they had before they existed."
-    before = dict(encoder="embedding", encoder_settings={}, regressor=False, text_len=0, regress_weight=1.0,
-                  answer_weight=0.0, question_weight=0.0, a_mode="A", q_mode="Q")
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in before or before[k] != v}
+    return {k: v for k, v in dataclasses.asdict(cfg).items()
+            if k not in PRIOR_DEFAULTS or PRIOR_DEFAULTS[k] != v}
 
 def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root: Path | None = None,
                    width: int = 128, depth: int = 2, steps: int = 200, batch_size: int = 64, lr: float = 1e-3,
