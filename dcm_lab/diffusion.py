@@ -625,16 +625,21 @@ def diffuser_conditions(net: DiffuserBase, gen, texts: list[str]) -> tuple[torch
     return diffuser_encoder(net, gen).encode(list(texts), net.cfg.text_len or net.cfg.max_cond_len)
 
 def export_pretrained(ckpt_dir: Path, out_dir: Path, generator: str = "unknown", data: str = "unknown",
-                      split: str = "", encoder: str = "the Generator's token embeddings (input_embeddings)"):
+                      split: str = "", encoder: str = ""):
     """A checkpoint's EMA Diffuser in the Hub's form (`save_pretrained`): model.safetensors (normaliser
-    included), config.json and a README.md model card naming the Generator, encoder, data and split;
-    `load_diffuser` reads it. Returns the folder."""
+    included), config.json (with the checkpoint's Input Encoder identity, which `load_diffuser(…, gen=…)`
+    checks) and a README.md model card naming the Generator, encoder, data and split. Returns the folder."""
     meta = checkpoint_record(ckpt_dir)
     net, _ = load_diffuser(ckpt_dir)
     n = meta["trained_on"]["items"]
     split = split or f"trained on {n} items (ids in {Path(ckpt_dir)/'config.json'}), step {meta['step']}"
+    c = net.cfg
+    encoder = encoder or ("the Generator's token embeddings (input_embeddings)" if c.encoder == "embedding"
+                          else f"Input Encoder {c.encoder!r}, settings {json.dumps(c.encoder_settings)[:200]}")
     card = dict(generator=generator, encoder=encoder, data=data, split=split)
     net.save_pretrained(out_dir, model_card_kwargs=card)
+    f = Path(out_dir)/"config.json"
+    atomic_write_json(f, {**read_json(f), "encoder_identity": meta.get("encoder")})
     return Path(out_dir)
 
 # %% ../nbs/30_diffusion.ipynb #trn00002
