@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .core import (cache_dir, atomic_write_json, atomic_write_bytes, read_json, stable_seed,
-                          run_record, write_manifest, read_manifest, nan_to_none, atomic_save_tensors)
+                          run_record, write_manifest, read_manifest, nan_to_none, atomic_save_tensors,
+                          index_groups)
 from safetensors.torch import load_file
 from .data import (QAPair, default_facts, validate_pairs, fetch_bigbench, read_tar_json,
                           BIGBENCH_FILES, save_jsonl)
@@ -304,12 +305,10 @@ def train_subset(train: list, frac: float, seed: int = 0) -> list:
     """A `frac` share of the training pairs (the training-size curve): of each `topic`, the first ⌈frac × n⌉
     in `stable_seed` order, so every relation stays and a larger share holds every item of a smaller one."""
     if not 0 < frac <= 1: raise ValueError(f"study_sizes: {frac} is not a fraction in (0, 1]")
-    groups = {}
-    for p in train: groups.setdefault(p.topic, []).append(p)
     keep = set()
-    for ps in groups.values():
-        k = math.ceil(frac * len(ps) - 1e-9)
-        keep |= {p.id for p in sorted(ps, key=lambda p: stable_seed(seed, "size", p.id))[:k]}
+    for rows in index_groups(p.topic for p in train).values():
+        k = math.ceil(frac * len(rows) - 1e-9)
+        keep |= {train[r].id for r in sorted(rows, key=lambda r: stable_seed(seed, "size", train[r].id))[:k]}
     return [p for p in train if p.id in keep]
 
 # %% ../nbs/70_study.ipynb #st000025
