@@ -538,6 +538,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'dcm_lab.study.evaluate_arm': ('study.html#evaluate_arm', 'dcm_lab/study.py'),
                                'dcm_lab.study.full_context_answers': ('study.html#full_context_answers', 'dcm_lab/study.py'),
                                'dcm_lab.study.random_targets': ('study.html#random_targets', 'dcm_lab/study.py'),
+                               'dcm_lab.study.run_checkpoints': ('study.html#run_checkpoints', 'dcm_lab/study.py'),
                                'dcm_lab.study.screen_full_context': ('study.html#screen_full_context', 'dcm_lab/study.py'),
                                'dcm_lab.study.screen_key': ('study.html#screen_key', 'dcm_lab/study.py'),
                                'dcm_lab.study.screen_select': ('study.html#screen_select', 'dcm_lab/study.py'),

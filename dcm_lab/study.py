@@ -33,8 +33,8 @@ __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_Q
            'closed_book_pool', 'code_fingerprint', 'screen_key', 'full_context_answers', 'screen_full_context',
            'drop_reason', 'screen_select', 'context_pool', 'context_sources', 'compression_ratio', 'split_study',
            'train_subset', 'study_targets', 'target_rows', 'variant_kwargs', 'study_grid', 'study_diffuser',
-           'random_targets', 'distilled_targets', 'target_set_similarity', 'evaluate_arm', 'study_runs', 'arm_table',
-           'answer_record', 'eval_source', 'eval_diffuser']
+           'random_targets', 'distilled_targets', 'target_set_similarity', 'evaluate_arm', 'study_runs',
+           'run_checkpoints', 'arm_table', 'answer_record', 'eval_source', 'eval_diffuser']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -454,13 +454,15 @@ def target_set_similarity(a: torch.Tensor, b: torch.Tensor, labels: list, k: int
 
 # %% ../nbs/70_study.ipynb #st0arm02
 def evaluate_arm(gen, pairs: list, ecfg: EvalConfig, seeds: int, runs: list[tuple], root: Path | None = None,
-                 key: str = "", progress: bool = True) -> list[dict]:
+                 key: str = "", progress: bool = True, uses: dict | None = None) -> list[dict]:
     """`evaluate_method` of each run (label, method, keyword inputs; those naming an `EvalConfig` field
-    override `ecfg`) on `pairs`, each cached as JSON under `root`/eval-`key`/`label`.json when a key is
-    given."""
-    out = []
+    override `ecfg`) on `pairs`, each cached as JSON under `root`/eval-`key`/`label`[-`uses[label]`].json when
+    a key is given: `key` names what every run shares, `uses` what one run alone reads (its Diffuser
+    checkpoint, `run_checkpoints`), so a new Diffuser re-scores its own rows and nothing else."""
+    out, uses = [], uses or {}
     for label, method, kw in tqdm(runs, disable=not progress, desc="methods", leave=False):
-        f = Path(root or cache_dir()/"study")/f"eval-{key}"/f"{label}.json" if key else None
+        name = f"{label}-{uses[label][:12]}" if uses.get(label) else label
+        f = Path(root or cache_dir()/"study")/f"eval-{key}"/f"{name}.json" if key else None
         if f is not None and f.exists():
             out.append(read_json(f))
             continue
@@ -485,6 +487,13 @@ def study_runs(c_star: torch.Tensor, diffusers: dict, train: list,
     runs += [(label, "diffuser", dict(base, diffuser=n, norm=z)) for label, (n, z) in diffusers.items()
              if label != "diffuser"]
     return runs
+
+def run_checkpoints(runs: list[tuple], diffusers: dict, sums: dict) -> dict:
+    """label → the sha256 of the Diffuser checkpoint that run samples from ('' for a run that samples none):
+    `evaluate_arm`'s `uses`. `diffusers` is {label: (net, norm)}, `sums` {label: checkpoint sha256}."""
+    by_net = {id(net): sums[label] for label, (net, _) in diffusers.items()}
+    return {label: by_net[id(kw["diffuser"])] if "diffuser" in METHODS[m].needs else ""
+            for label, m, kw in runs}
 
 # %% ../nbs/70_study.ipynb #st000027
 ANSWER_COLUMNS = ("block", "method", "positions", "match", "match_ci", "retained_match", "retained_match_ci",
