@@ -456,12 +456,12 @@ def target_set_similarity(a: torch.Tensor, b: torch.Tensor, labels: list, k: int
 def evaluate_arm(gen, pairs: list, ecfg: EvalConfig, seeds: int, runs: list[tuple], root: Path | None = None,
                  key: str = "", progress: bool = True, uses: dict | None = None) -> list[dict]:
     """`evaluate_method` of each run (label, method, keyword inputs; those naming an `EvalConfig` field
-    override `ecfg`) on `pairs`, each cached as JSON under `root`/eval-`key`/`label`[-`uses[label]`].json when
-    a key is given: `key` names what every run shares, `uses` what one run alone reads (its Diffuser
-    checkpoint, `run_checkpoints`), so a new Diffuser re-scores its own rows and nothing else."""
+    override `ecfg`) on `pairs`, each cached as JSON under `root`/eval-`key`/ when a key is given, named
+    `label`[-digest of `uses[label]`].json: `key` names what every run shares, `uses` what one run alone reads
+    (its Diffuser checkpoint, `run_checkpoints`), so a new Diffuser re-scores its own rows and nothing else."""
     out, uses = [], uses or {}
     for label, method, kw in tqdm(runs, disable=not progress, desc="methods", leave=False):
-        name = f"{label}-{uses[label][:12]}" if uses.get(label) else label
+        name = f"{label}-{_digest(uses[label])}" if uses.get(label) else label
         f = Path(root or cache_dir()/"study")/f"eval-{key}"/f"{name}.json" if key else None
         if f is not None and f.exists():
             out.append(read_json(f))
@@ -489,8 +489,9 @@ def study_runs(c_star: torch.Tensor, diffusers: dict, train: list,
     return runs
 
 def run_checkpoints(runs: list[tuple], diffusers: dict, sums: dict) -> dict:
-    """label → the sha256 of the Diffuser checkpoint that run samples from ('' for a run that samples none):
-    `evaluate_arm`'s `uses`. `diffusers` is {label: (net, norm)}, `sums` {label: checkpoint sha256}."""
+    """label → the sha256 record of the Diffuser checkpoint that run samples from ('' for a run that samples
+    none): `evaluate_arm`'s `uses`. `diffusers` is {label: (net, norm)}, `sums` {label: the checkpoint's
+    `sha256` record}."""
     by_net = {id(net): sums[label] for label, (net, _) in diffusers.items()}
     return {label: by_net[id(kw["diffuser"])] if "diffuser" in METHODS[m].needs else ""
             for label, m, kw in runs}
