@@ -457,8 +457,8 @@ def evaluate_arm(gen, pairs: list, ecfg: EvalConfig, seeds: int, runs: list[tupl
                  key: str = "", progress: bool = True, uses: dict | None = None) -> list[dict]:
     """`evaluate_method` of each run (label, method, keyword inputs; those naming an `EvalConfig` field
     override `ecfg`) on `pairs`, each cached as JSON under `root`/eval-`key`/ when a key is given, named
-    `label`[-digest of `uses[label]`].json: `key` names what every run shares, `uses` what one run alone reads
-    (its Diffuser checkpoint, `run_checkpoints`), so a new Diffuser re-scores its own rows and nothing else."""
+    `label`[-digest of `uses[label]`].json: `key` names what every run shares, `uses` what one run alone
+    reads (its Diffuser checkpoint, `run_checkpoints`), so a new Diffuser re-scores its own rows alone."""
     out, uses = [], uses or {}
     for label, method, kw in tqdm(runs, disable=not progress, desc="methods", leave=False):
         name = f"{label}-{_digest(uses[label])}" if uses.get(label) else label
