@@ -418,12 +418,15 @@ class TrainConfig:
     question_weight: float = 0.0 # + its loss on the question under the Q mode (the design's both halves)
     a_mode: str = "A"            # mode tokens the Generator's losses read (Phase 1a's)
     q_mode: str = "Q"
+    generator_batch: int = 0     # rows of each batch the Generator's losses read (its first: the batch is
+                                 #   drawn at random; 0: all): bounds a step where the Generator dominates
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "no"):
             raise ValueError(f"TrainConfig.precision must be auto, bf16 or no, got {self.precision!r}")
         pos, nonneg = (lambda v: v >= 1, "≥ 1"), (lambda v: v >= 0, "≥ 0")
-        check_fields(self, dict(steps=pos, batch_size=pos, warmup=nonneg, ckpt_every=nonneg, seed=nonneg),
+        check_fields(self, dict(steps=pos, batch_size=pos, warmup=nonneg, ckpt_every=nonneg, seed=nonneg,
+                                generator_batch=nonneg),
                      dict(lr=(lambda v: v > 0, "> 0"), weight_decay=nonneg, grad_clip=nonneg,
                           ema_decay=(lambda v: 0 <= v < 1, "in [0, 1)")))
         if not isinstance(self.track, bool):
@@ -637,9 +640,9 @@ def export_pretrained(ckpt_dir: Path, out_dir: Path, generator: str = "unknown",
     encoder = encoder or ("the Generator's token embeddings (input_embeddings)" if c.encoder == "embedding"
                           else f"Input Encoder {c.encoder!r}, settings {json.dumps(c.encoder_settings)[:200]}")
     card = dict(generator=generator, encoder=encoder, data=data, split=split)
-    net.save_pretrained(out_dir, model_card_kwargs=card)
-    f = Path(out_dir)/"config.json"
-    atomic_write_json(f, {**read_json(f), "encoder_identity": meta.get("encoder")})
+    # config.json written once: the Hub mixin's config plus the encoder identity
+    net.save_pretrained(out_dir, config={**asdict(c), "encoder_identity": meta.get("encoder")},
+                        model_card_kwargs=card)
     return Path(out_dir)
 
 # %% ../nbs/30_diffusion.ipynb #trn00002
@@ -650,7 +653,8 @@ def _ema(model, decay):
 #   did before them (v1's embedding condition, regression to c* alone): older records read as these, and the
 #   study's cache keys leave them out at these values so finished Diffusers are found again
 PRIOR_DEFAULTS = dict(encoder="embedding", encoder_settings={}, regressor=False, text_len=0,
-                      regress_weight=1.0, answer_weight=0.0, question_weight=0.0, a_mode="A", q_mode="Q")
+                      regress_weight=1.0, answer_weight=0.0, question_weight=0.0, a_mode="A", q_mode="Q",
+                      generator_batch=0)
 
 def _resume(ck: Path, model, ema, opt, data, dcfg) -> tuple[int, list, list]:
     "A checkpoint's weights, optimiser and RNG (CPU, CUDA) into fresh objects → (step, losses, rank_losses)."
@@ -714,23 +718,28 @@ def generator_loss(gen, content: torch.Tensor, ids: torch.Tensor, mask: torch.Te
     return gen.target_loss(gen.stm(gen.mode_embedding(mode), content), ids.to(gen.device),
                            mask.to(gen.device))["loss"].float()
 
+def _wmean(loss: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return (loss * w).sum() / w.sum()
+
 def _step_loss(model, data, dcfg, tcfg, norm, gen, i, dev, bf16) -> torch.Tensor:
     """The objective on rows `i` (B,): `regress_weight` × the design's regression to c* + `answer_weight` ×
     the Generator's answer loss (+ `question_weight` × its question loss under the Q mode) from the
-    predicted content, weighted by each row's `weight` → scalar."""
+    predicted content of the batch's first `generator_batch` rows (0: all), each term a mean weighted by
+    the rows' `weight` → scalar."""
     x0, w, x_t, t, noise, cond, mask, drop, x0_prev = _inputs(model, data, dcfg, i, dev)
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
         out = model(x_t, t, cond, mask, drop, x0_prev)
-    loss = tcfg.regress_weight * ((out.float() - target_for(dcfg.prediction, x0, noise, t)) ** 2).mean((1, 2))
-    if tcfg.through_generator:
-        content = norm.inverse(to_x0_eps(dcfg.prediction, out.float(), x_t, t)[0])       # (B, K, d)
-        if tcfg.answer_weight:
-            loss = loss + tcfg.answer_weight * generator_loss(
-                gen, content, data.answer_ids[i], data.answer_mask[i], tcfg.a_mode).to(dev)
-        if tcfg.question_weight:
-            loss = loss + tcfg.question_weight * generator_loss(
-                gen, content, data.question_ids[i], data.question_mask[i], tcfg.q_mode).to(dev)
-    return (loss * w).sum() / w.sum()
+    reg = ((out.float() - target_for(dcfg.prediction, x0, noise, t)) ** 2).mean((1, 2))             # (B,)
+    loss = tcfg.regress_weight * _wmean(reg, w)
+    if not tcfg.through_generator: return loss
+    g = slice(0, tcfg.generator_batch or len(i))
+    content = norm.inverse(to_x0_eps(dcfg.prediction, out[g].float(), x_t[g], t[g])[0])          # (G, K, d)
+    rows = i[g]
+    for weight, ids, msk, mode in [(tcfg.answer_weight, data.answer_ids, data.answer_mask, tcfg.a_mode),
+                                   (tcfg.question_weight, data.question_ids, data.question_mask, tcfg.q_mode)]:
+        if weight:
+            loss = loss + weight * _wmean(generator_loss(gen, content, ids[rows], msk[rows], mode).to(dev), w[g])
+    return loss
 
 def _train_step(model, opt, acc, data, dcfg, tcfg, norm, gen, step: int, bf16: bool) -> tuple:
     "One optimiser step on a batch this process draws → (its loss, every rank's loss (N,), grad norm, lr)."

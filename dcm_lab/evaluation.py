@@ -194,18 +194,23 @@ def random_content(gen, pairs, cfg, norm=None, **kw):
     z = torch.randn(len(pairs), cfg.K, gen.d, generator=torch.Generator().manual_seed(cfg.seed))
     return _stm_prefixes(gen, cfg, norm.inverse(z) if norm is not None else z * gen.E.float().std().cpu())
 
+def _conditions(gen, pairs, diffuser, cond_text=None, conditions=None) -> tuple:
+    """The Diffuser's input for `pairs`: (N, L, cond_dim), (N, L) from the Input Encoder it was trained with
+    (refused if not that one), or `conditions` when `evaluate_method` encoded them once for every seed."""
+    return conditions if conditions is not None else diffuser_conditions(diffuser, gen,
+                                                                          cond_texts(pairs, cond_text))
+
 @register_method("diffuser", seeded=True, needs=("diffuser", "norm"))
-def diffuser(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, **kw):
-    # (N, L, cond_dim) from the Input Encoder the Diffuser was trained with (refused if not that one)
-    cond, msk = diffuser_conditions(diffuser, gen, cond_texts(pairs, cond_text))
+def diffuser(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, conditions=None, **kw):
+    cond, msk = _conditions(gen, pairs, diffuser, cond_text, conditions)
     return _stm_prefixes(gen, cfg,
                          generate_content(diffuser, norm, cond, msk, cfg.sample_steps, cfg.guidance,
                                           seed=cfg.seed))
 
 @register_method("diffuser_null", seeded=True, needs=("diffuser", "norm"))
-def diffuser_null(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, **kw):
+def diffuser_null(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, conditions=None, **kw):
     "The Diffuser with the learned null condition (guidance 0 keeps only the unconditional branch)."
-    cond, msk = diffuser_conditions(diffuser, gen, cond_texts(pairs, cond_text))
+    cond, msk = _conditions(gen, pairs, diffuser, cond_text, conditions)
     return _stm_prefixes(gen, cfg,
                          generate_content(diffuser, norm, cond, msk, cfg.sample_steps, 0.0, seed=cfg.seed))
 
@@ -317,6 +322,9 @@ def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1
     greedy text is read through `metrics.extract_answer` (one rule for all methods); seeded methods run
     `seeds` times."""
     m = METHODS[cfg.method]
+    if "diffuser" in m.needs and m.seeded and seeds > 1 and kw.get("diffuser") is not None \
+            and kw.get("conditions") is None:                   # every seed reads one input: encoded once
+        kw = dict(kw, conditions=_conditions(gen, pairs, kw["diffuser"], kw.get("cond_text")))
     runs = [_run_once(gen, pairs, dataclasses.replace(cfg, seed=cfg.seed + s), **kw)
             for s in range(seeds if m.seeded else 1)]
     return method_result(label or cfg.method, cfg.K, pairs, runs, oracle=m.oracle)

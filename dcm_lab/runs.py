@@ -68,7 +68,10 @@ STUDY_SIZES = dict(
     study_restarts=1, study_max_steps=60, study_lr=1e-2, study_diff_steps=2000, study_diff_width=256,
     study_diff_depth=4, study_diff_batch=64, study_seeds=3, study_distill_steps=40, study_sample_steps=25,
     study_chunk=128, study_seed=0, study_fit=50, study_variants="", study_sizes="", study_size_variant="",
-    study_step_curve="")
+    study_step_curve="",
+    # the objectives through the Generator read 8 rows of each batch of 64: a SmolLM2 forward/backward of
+    # 64 rows took 3.1 s on 2 cores (2026-12-03), 2,000 steps of it ≈ 100 min
+    study_generator_batch=8)
 PROFILES["study"] = STUDY_SIZES
 # the ablation grid on the study's items, targets and c* Diffuser (all cached, shared with `study`): every
 # Diffuser variant (Input Encoders × objectives × the one-step regressor), the training-size curve and the
@@ -84,7 +87,8 @@ PROFILES["gpu"] = {**PROFILES["gpu"], **{k: v for k, v in STUDY_SIZES.items() if
                    **dict(study_cap=120, study_max_screen=800, study_min_rate=0.05, study_held=500,
                           study_held_context=150, study_restarts=2, study_max_steps=200,
                           study_diff_steps=20000, study_diff_width=512, study_diff_depth=6,
-                          study_diff_batch=256, study_seeds=5, study_distill_steps=200, study_chunk=256,
+                          study_diff_batch=256, study_generator_batch=0, study_seeds=5,
+                          study_distill_steps=200, study_chunk=256,
                           study_fit=500,
                           study_context_sources="squad,squad_new_wiki,squad_nyt,squad_reddit,squad_amazon",
                           study_screen_context=True), **ABLATION}

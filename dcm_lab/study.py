@@ -376,12 +376,12 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
                    width: int = 128, depth: int = 2, steps: int = 200, batch_size: int = 64, lr: float = 1e-3,
                    max_len: int = 128, seed: int = 0, progress: bool = True, encoder: str = "embedding",
                    encoder_settings: dict | None = None, answer_weight: float = 0.0, regressor: bool = False,
-                   answers: dict | None = None):
+                   answers: dict | None = None, generator_batch: int = 0):
     """A Diffuser on targets `x` (N, K, d) of `train_ids`, conditioned on `cond_text[id]` through Input
     Encoder `encoder` (conditions cached on disk unless v1's embedding table), with the Generator's loss on
-    `answers[id]` weighted `answer_weight`, or a one-step `regressor`; its configs from `diffuser_recipe`,
-    trained (or resumed, or loaded when finished) in a checkpoint folder named by its data and configs → (EMA
-    net, normaliser, folder). The one path every study Diffuser takes, whatever its targets or variant."""
+    `answers[id]` weighted `answer_weight` (read on `generator_batch` rows of each batch), or a one-step
+    `regressor`; its configs from `diffuser_recipe`, trained (or resumed, or loaded when finished) in a
+    checkpoint folder named by its data and configs → (EMA net, normaliser, folder). The one path every study Diffuser takes, whatever its targets or variant."""
     if x.shape[0] != len(train_ids):
         raise ValueError(f"study_diffuser: {x.shape[0]} targets for {len(train_ids)} ids")
     if answer_weight and (answers is None or any(i not in answers for i in train_ids)):
@@ -397,7 +397,8 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
                                  max_cond_len=enc.positions(max_len) if enc else max_len,
                                  text_len=max_len if enc and enc.positions(max_len) != max_len else 0,
                                  encoder_settings=encoder_settings or {}, regressor=regressor,
-                                 answer_weight=answer_weight, cond_dim=enc.dim if enc else gen.d)
+                                 answer_weight=answer_weight, cond_dim=enc.dim if enc else gen.d,
+                                 generator_batch=generator_batch if answer_weight else 0)
     key = _digest(hashlib.sha256(x.numpy().tobytes()).hexdigest(), list(train_ids), texts, _key_fields(dcfg),
                   _key_fields(tcfg))
     ck = root/f"diffuser-{gen.name.replace('/', '_')}-{key}"
@@ -493,6 +494,9 @@ def run_checkpoints(runs: list[tuple], diffusers: dict, sums: dict) -> dict:
     none): `evaluate_arm`'s `uses`. `diffusers` is {label: (net, norm)}, `sums` {label: the checkpoint's
     `sha256` record}."""
     by_net = {id(net): sums[label] for label, (net, _) in diffusers.items()}
+    if bad := [l for l, m, kw in runs if "diffuser" in METHODS[m].needs and id(kw["diffuser"]) not in by_net]:
+        raise ValueError(f"run_checkpoints: runs {bad} sample from a Diffuser that is not in `diffusers`: add "
+                         "it (label → (net, norm)) with its checkpoint's sha256 record in `sums`")
     return {label: by_net[id(kw["diffuser"])] if "diffuser" in METHODS[m].needs else ""
             for label, m, kw in runs}
 
