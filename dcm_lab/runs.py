@@ -77,7 +77,8 @@ PROFILES["study"] = STUDY_SIZES
 # Diffuser variant (Input Encoders × objectives × the one-step regressor), the training-size curve and the
 # sampling-steps curve; its time is reported by the run (each Diffuser is a study_diffuser training)
 ABLATION = dict(study_variants=",".join(["embedding_answer", "hidden", "hidden_mid", "hidden_answer",
-                                         "hidden_regressor", "minilm"]),
+                                         "hidden_regressor", "hidden_mid_answer", "hidden_mid_regressor",
+                                         "minilm"]),
                 study_sizes="0.25,0.5", study_step_curve="1,2,5,10")
 PROFILES["ablation"] = {**STUDY_SIZES, **ABLATION}
 # the same study, scaled up

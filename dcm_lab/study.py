@@ -338,6 +338,9 @@ DIFFUSER_VARIANTS = {
         layers=gen.model.config.num_hidden_layers // 2, frame=answer_frame(gen))),
     "hidden_answer": lambda gen: dict(DIFFUSER_VARIANTS["hidden"](gen), answer_weight=1.0),
     "hidden_regressor": lambda gen: dict(DIFFUSER_VARIANTS["hidden"](gen), answer_weight=1.0, regressor=True),
+    "hidden_mid_answer": lambda gen: dict(DIFFUSER_VARIANTS["hidden_mid"](gen), answer_weight=1.0),
+    "hidden_mid_regressor": lambda gen: dict(DIFFUSER_VARIANTS["hidden_mid"](gen), answer_weight=1.0,
+                                             regressor=True),
     "minilm": lambda gen: dict(encoder="minilm"),
 }
 
