@@ -384,7 +384,8 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
     Encoder `encoder` (conditions cached on disk unless v1's embedding table), with the Generator's loss on
     `answers[id]` weighted `answer_weight` (read on `generator_batch` rows of each batch), or a one-step
     `regressor`; its configs from `diffuser_recipe`, trained (or resumed, or loaded when finished) in a
-    checkpoint folder named by its data and configs → (EMA net, normaliser, folder). The one path every study Diffuser takes, whatever its targets or variant."""
+    checkpoint folder named by its data and configs → (EMA net, normaliser, folder). The one path every study
+    Diffuser takes, whatever its targets or variant."""
     if x.shape[0] != len(train_ids):
         raise ValueError(f"study_diffuser: {x.shape[0]} targets for {len(train_ids)} ids")
     if answer_weight and (answers is None or any(i not in answers for i in train_ids)):
@@ -498,8 +499,8 @@ def run_checkpoints(runs: list[tuple], diffusers: dict, sums: dict) -> dict:
     `sha256` record}."""
     by_net = {id(net): sums[label] for label, (net, _) in diffusers.items()}
     if bad := [l for l, m, kw in runs if "diffuser" in METHODS[m].needs and id(kw["diffuser"]) not in by_net]:
-        raise ValueError(f"run_checkpoints: runs {bad} sample from a Diffuser that is not in `diffusers`: add "
-                         "it (label → (net, norm)) with its checkpoint's sha256 record in `sums`")
+        raise ValueError(f"run_checkpoints: runs {bad} sample from a Diffuser not in `diffusers`: add it "
+                         "(label → (net, norm)) with its checkpoint's sha256 record in `sums`")
     return {label: by_net[id(kw["diffuser"])] if "diffuser" in METHODS[m].needs else ""
             for label, m, kw in runs}
 
