@@ -446,6 +446,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'dcm_lab.runs.adopt_targets': ('runs.html#adopt_targets', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.answer_html': ('runs.html#answer_html', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.answer_markdown': ('runs.html#answer_markdown', 'dcm_lab/runs.py'),
+                              'dcm_lab.runs.answer_versus': ('runs.html#answer_versus', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.check_runs': ('runs.html#check_runs', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.coerce_parameter': ('runs.html#coerce_parameter', 'dcm_lab/runs.py'),
                               'dcm_lab.runs.compare_runs': ('runs.html#compare_runs', 'dcm_lab/runs.py'),

@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="also write the results and the table as JSON here")
     a = sub.add_parser("answer", help="a study run's answer (answer.json) as Markdown tables")
     a.add_argument("run")
+    a.add_argument("--vs", metavar="METHOD",
+                   help="instead: every method's per-item paired difference to METHOD (e.g. answer_prior)")
     d = sub.add_parser("data", help="datasets")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
     f = dsub.add_parser("fetch", help="fetch a dataset into data/cache/")
@@ -144,7 +146,11 @@ def main(argv=None) -> int:
     if args.cmd == "compare": return _compare(args)
     if args.cmd == "eval": return _eval(args)
     if args.cmd == "answer":
-        from dcm_lab.runs import answer_markdown  # local: see _Version
+        from dcm_lab.runs import answer_markdown, answer_versus, RunError  # local: see _Version
+        if args.vs:
+            try: print(answer_versus(args.run, args.vs), end="")
+            except RunError as e: return _err("answer", e)
+            return 0
         f = Path(args.run)/"answer.json"
         if not f.exists(): return _err("answer", f"no {f}: run `dcm-lab run --profile study` first")
         print(answer_markdown(json.loads(f.read_text())), end="")

@@ -638,7 +638,8 @@ def export_pretrained(ckpt_dir: Path, out_dir: Path, generator: str = "unknown",
     split = split or f"trained on {n} items (ids in {Path(ckpt_dir)/'config.json'}), step {meta['step']}"
     c = net.cfg
     encoder = encoder or ("the Generator's token embeddings (input_embeddings)" if c.encoder == "embedding"
-                          else f"Input Encoder {c.encoder!r}, settings {json.dumps(c.encoder_settings)[:200]}")
+                          else f"Input Encoder {c.encoder!r}, "
+                               f"settings {json.dumps(c.encoder_settings)[:200]}")
     card = dict(generator=generator, encoder=encoder, data=data, split=split)
     # config.json written once: the Hub mixin's config plus the encoder identity
     net.save_pretrained(out_dir, config={**asdict(c), "encoder_identity": meta.get("encoder")},
@@ -734,11 +735,10 @@ def _step_loss(model, data, dcfg, tcfg, norm, gen, i, dev, bf16) -> torch.Tensor
     if not tcfg.through_generator: return loss
     g = slice(0, tcfg.generator_batch or len(i))
     content = norm.inverse(to_x0_eps(dcfg.prediction, out[g].float(), x_t[g], t[g])[0])          # (G, K, d)
-    rows = i[g]
-    for weight, ids, msk, mode in [(tcfg.answer_weight, data.answer_ids, data.answer_mask, tcfg.a_mode),
-                                   (tcfg.question_weight, data.question_ids, data.question_mask, tcfg.q_mode)]:
-        if weight:
-            loss = loss + weight * _wmean(generator_loss(gen, content, ids[rows], msk[rows], mode).to(dev), w[g])
+    r = i[g]
+    for wt, ids, msk, mode in [(tcfg.answer_weight, data.answer_ids, data.answer_mask, tcfg.a_mode),
+                               (tcfg.question_weight, data.question_ids, data.question_mask, tcfg.q_mode)]:
+        if wt: loss = loss + wt * _wmean(generator_loss(gen, content, ids[r], msk[r], mode).to(dev), w[g])
     return loss
 
 def _train_step(model, opt, acc, data, dcfg, tcfg, norm, gen, step: int, bf16: bool) -> tuple:

@@ -15,8 +15,8 @@ from .core import reports_dir, atomic_write_json, atomic_write_bytes, run_record
 __all__ = ['PIPELINE', 'PROFILES', 'STUDY_SIZES', 'ABLATION', 'PROFILE_NOTEBOOKS', 'SHARED_PARAMETERS', 'NOTEBOOK_PREFIXES',
            'UNPREFIXED', 'parse_overrides', 'RunError', 'notebooks_dir', 'notebook_parameters', 'coerce_parameter',
            'resolve_parameters', 'parameter_problems', 'slowest_cells', 'read_params_file', 'adopt_targets',
-           'run_pipeline', 'answer_html', 'answer_markdown', 'key_numbers', 'write_index_html', 'check_runs',
-           'run_curves', 'curves_figure', 'compare_runs']
+           'run_pipeline', 'answer_html', 'answer_markdown', 'answer_versus', 'key_numbers', 'write_index_html',
+           'check_runs', 'run_curves', 'curves_figure', 'compare_runs']
 
 # %% ../nbs/90_runs.ipynb #d41862ec
 PIPELINE = ["10_generator", "20_targets", "21_diagnostics", "25_knowledge", "30_diffusion", "45_eval",
@@ -394,6 +394,31 @@ def answer_markdown(answer: dict) -> str:
         rows = ["| " + " | ".join(a["columns"]) + " |", "|" + "---|" * len(a["columns"])]
         rows += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in a["rows"]]
         out.append(f"**{a['arm']}** ({facts})\n\n{a['sentence']}\n\n" + "\n".join(rows))
+    return "\n\n".join(out) + "\n"
+
+def answer_versus(run_dir, method: str) -> str:
+    """Every method of a study run against `method`, per arm: the per-item paired difference of `match` over
+    the same held-out items with its bootstrap interval (`metrics.paired_diff_ci`, as the answer's columns),
+    read from study/<arm>-results.json, as Markdown tables."""
+    from dcm_lab.metrics import paired_diff_ci  # local: sacrebleu loads with it
+    run_dir, out = Path(run_dir), []
+    arms = (_read(run_dir, "answer.json") or {}).get("arms", [])
+    if not arms: raise RunError(f"{run_dir}/answer.json is missing or holds no arm: run `dcm-lab run --profile "
+                                "study` first")
+    for a in arms:
+        f = run_dir/"study"/f"{a['arm']}-results.json"
+        if not f.is_file(): raise RunError(f"{f} is missing: the per-item results of arm {a['arm']!r}")
+        res = json.loads(f.read_text())["results"]
+        ref = next((r for r in res if r["method"] == method), None)
+        if ref is None:
+            raise RunError(f"{f} has no method {method!r}: choose one of {[r['method'] for r in res]}")
+        rows = [f"| method | block | match | minus {method}, per item [95% CI] |", "|---|---|---|---|"]
+        for r in res:
+            if r["ids"] != ref["ids"]: raise RunError(f"{f}: {r['method']} was scored on other items")
+            d, lo, hi = paired_diff_ci(r["items"]["match"], ref["items"]["match"])
+            rows.append(f"| {r['method']} | {r.get('block', 'gold-free')} | {_fmt(r['match'])} | "
+                        f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}] |")
+        out.append(f"**{a['arm']}** (n = {ref['n']}, {ref['seeds']} seeds for {method})\n\n" + "\n".join(rows))
     return "\n\n".join(out) + "\n"
 
 def _read(run_dir: Path, name: str):
