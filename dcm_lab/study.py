@@ -482,15 +482,18 @@ def evaluate_arm(gen, pairs: list, ecfg: EvalConfig, seeds: int, runs: list[tupl
     return out
 
 def study_runs(c_star: torch.Tensor, diffusers: dict, train: list,
-               train_content: torch.Tensor) -> list[tuple]:
+               train_content: torch.Tensor, nulls: tuple = ()) -> list[tuple]:
     """The study's runs on held-out items: every registered method (the Diffuser's conditions are in each
-    pair's question), and the `diffuser` method once more per other trained Diffuser ({label: (net, norm)};
-    `diffuser` is the c* one)."""
+    pair's question), the `diffuser` method once more per other trained Diffuser ({label: (net, norm)};
+    `diffuser` is the c* one), and `diffuser_null` of each label in `nulls` (`<label>_null`: what that
+    Diffuser's input adds)."""
     net, norm = diffusers["diffuser"]
     base = dict(c_star=c_star, diffuser=net, norm=norm, train=train, train_content=train_content)
     runs = [(m, m, base) for m in METHODS]
     runs += [(label, "diffuser", dict(base, diffuser=n, norm=z)) for label, (n, z) in diffusers.items()
              if label != "diffuser"]
+    runs += [(f"{label}_null", "diffuser_null", dict(base, diffuser=n, norm=z))
+             for label in nulls for n, z in [diffusers[label]]]
     return runs
 
 def run_checkpoints(runs: list[tuple], diffusers: dict, sums: dict) -> dict:
