@@ -72,7 +72,9 @@ STUDY_SIZES = dict(
     # the objectives through the Generator read 8 rows of each batch of 64: a SmolLM2 forward/backward of
     # 64 rows took 3.1 s on 2 cores (2026-12-03), 2,000 steps of it ≈ 100 min
     study_generator_batch=8)
-PROFILES["study"] = STUDY_SIZES
+# `study` adds the strongest variant of the 2026-12-03 ablation (the middle layer's hidden states, regression +
+# the Generator's answer loss) beside v1's Diffuser, with its null condition
+PROFILES["study"] = {**STUDY_SIZES, "study_variants": "hidden_mid_answer"}
 # the ablation grid on the study's items, targets and c* Diffuser (all cached, shared with `study`): every
 # Diffuser variant (Input Encoders × objectives × the one-step regressor), the training-size curve and the
 # sampling-steps curve; its time is reported by the run (each Diffuser is a study_diffuser training)
