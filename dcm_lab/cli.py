@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="execute the phase notebooks with papermill into reports/<run-id>/")
     r.add_argument("--profile", default="quickstart",
                    help="quickstart (every phase at toy size, about 11.5 min on 2 CPU cores from a fresh "
-                        "clone), study (the v1 study: 70_study, about 5 h on 2 CPU cores from empty caches), "
+                        "clone), study (the v1 study: 70_study, about 6 h on 2 CPU cores from empty caches), "
                         "ablation (the study plus its grid of Diffuser variants and curves) or gpu (the "
                         "pipeline, the study and the grid, scaled up for one GPU)")
     r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
