@@ -146,10 +146,10 @@ def main(argv=None) -> int:
     if args.cmd == "compare": return _compare(args)
     if args.cmd == "eval": return _eval(args)
     if args.cmd == "answer":
-        from dcm_lab.runs import answer_markdown, answer_versus, RunError  # local: see _Version
+        from dcm_lab.runs import answer_markdown, answer_versus  # local: see _Version
         if args.vs:
             try: print(answer_versus(args.run, args.vs), end="")
-            except RunError as e: return _err("answer", e)
+            except ValueError as e: return _err("answer", e)        # RunError, or items that differ
             return 0
         f = Path(args.run)/"answer.json"
         if not f.exists(): return _err("answer", f"no {f}: run `dcm-lab run --profile study` first")

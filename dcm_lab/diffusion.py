@@ -432,6 +432,9 @@ class TrainConfig:
         if not isinstance(self.track, bool):
             raise ValueError(f"TrainConfig.track must be True or False, got {self.track!r}")
         check_fields(self, {}, dict(regress_weight=nonneg, answer_weight=nonneg, question_weight=nonneg))
+        # read only through the Generator: a regression-only config records 0, so its checkpoint and cache
+        #   keys never depend on it
+        if not self.through_generator: object.__setattr__(self, "generator_batch", 0)
         if self.regress_weight + self.answer_weight + self.question_weight == 0:
             raise ValueError("TrainConfig: regress_weight, answer_weight and question_weight are all 0: "
                              "nothing trains; pass regress_weight=1.0 (the design's objective)")

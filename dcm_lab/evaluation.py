@@ -322,8 +322,8 @@ def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1
     greedy text is read through `metrics.extract_answer` (one rule for all methods); seeded methods run
     `seeds` times."""
     m = METHODS[cfg.method]
-    if "diffuser" in m.needs and m.seeded and seeds > 1 and kw.get("diffuser") is not None \
-            and kw.get("conditions") is None:                   # every seed reads one input: encoded once
+    if "diffuser" in m.needs and kw.get("diffuser") is not None and kw.get("conditions") is None:
+        # every seed reads one input: encoded once
         kw = dict(kw, conditions=_conditions(gen, pairs, kw["diffuser"], kw.get("cond_text")))
     runs = [_run_once(gen, pairs, dataclasses.replace(cfg, seed=cfg.seed + s), **kw)
             for s in range(seeds if m.seeded else 1)]

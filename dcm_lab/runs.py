@@ -400,9 +400,9 @@ def answer_markdown(answer: dict) -> str:
 
 def answer_versus(run_dir, method: str) -> str:
     """Every method of a study run against `method`, per arm: the per-item paired difference of `match` over
-    the same held-out items with its bootstrap interval (`metrics.paired_diff_ci`, as the answer's columns),
+    the same held-out items with its bootstrap interval (`evaluation.paired_differences`, as the answer's),
     read from study/<arm>-results.json, as Markdown tables."""
-    from dcm_lab.metrics import paired_diff_ci  # local: sacrebleu loads with it
+    from dcm_lab.evaluation import paired_differences  # local: torch loads with it
     run_dir, out = Path(run_dir), []
     arms = (_read(run_dir, "answer.json") or {}).get("arms", [])
     if not arms: raise RunError(f"{run_dir}/answer.json is missing or holds no arm: run `dcm-lab run --profile "
@@ -415,9 +415,8 @@ def answer_versus(run_dir, method: str) -> str:
         if ref is None:
             raise RunError(f"{f} has no method {method!r}: choose one of {[r['method'] for r in res]}")
         rows = [f"| method | block | match | minus {method}, per item [95% CI] |", "|---|---|---|---|"]
-        for r in res:
-            if r["ids"] != ref["ids"]: raise RunError(f"{f}: {r['method']} was scored on other items")
-            d, lo, hi = paired_diff_ci(r["items"]["match"], ref["items"]["match"])
+        t = paired_differences(res, method)
+        for r, d, (lo, hi) in zip(res, t["diff"], t.diff_ci):
             rows.append(f"| {r['method']} | {r.get('block', 'gold-free')} | {_fmt(r['match'])} | "
                         f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}] |")
         out.append(f"**{a['arm']}** (n = {ref['n']}, {ref['seeds']} seeds for {method})\n\n" + "\n".join(rows))

@@ -402,7 +402,7 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
                                  text_len=max_len if enc and enc.positions(max_len) != max_len else 0,
                                  encoder_settings=encoder_settings or {}, regressor=regressor,
                                  answer_weight=answer_weight, cond_dim=enc.dim if enc else gen.d,
-                                 generator_batch=generator_batch if answer_weight else 0)
+                                 generator_batch=generator_batch)
     key = _digest(hashlib.sha256(x.numpy().tobytes()).hexdigest(), list(train_ids), texts, _key_fields(dcfg),
                   _key_fields(tcfg))
     ck = root/f"diffuser-{gen.name.replace('/', '_')}-{key}"
