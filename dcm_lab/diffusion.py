@@ -134,6 +134,9 @@ class DiffuserConfig:
     encoder_settings: dict = field(default_factory=dict)  # that encoder's Config fields (layers, frame, …)
     regressor: bool = False     # one step: always t = 1 from zero input, predicting x0 — the same network,
                                 #   encoder and training path without iterative denoising (the ablation)
+    reading: str = "stm"        # how the Generator reads the content: stm ([A_mode ; content], the design)
+                                #   | beside (the field's usual setting: the STM holds the passage alone and
+                                #   sits in the answer frame with the question as text after it)
 
     def __post_init__(self):
         pos = (lambda v: v >= 1, "≥ 1")
@@ -157,6 +160,8 @@ class DiffuserConfig:
             raise ValueError(f"DiffuserConfig.regressor={self.regressor!r} must be True or False, and True "
                              f"needs prediction='x0' (got {self.prediction!r}): a one-step map predicts "
                              "content")
+        if self.reading not in ("stm", "beside"):
+            raise ValueError(f"DiffuserConfig.reading must be stm or beside, got {self.reading!r}")
 
 _CARD = """---
 {{ card_data }}
@@ -322,6 +327,10 @@ class DiffusionData:
     answer_mask: torch.Tensor | None = None    # (N, T) bool
     question_ids: torch.Tensor | None = None   # (N, T') question tokens + EOS (the loss under the Q mode)
     question_mask: torch.Tensor | None = None  # (N, T') bool
+    before_ids: torch.Tensor | None = None     # (N, Tb) tokens read before the STM (reading 'beside': the
+    before_mask: torch.Tensor | None = None    #   answer frame), right-padded, and their mask
+    after_ids: torch.Tensor | None = None      # (N, Ta) tokens read after it (the question, the frame's end)
+    after_mask: torch.Tensor | None = None
 
     def rows(self, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         "Conditions of rows `i` (b,) → cond (b, L_b, cond_dim), mask (b, L_b) (a bank pads to the batch)."
@@ -496,6 +505,13 @@ def _check_objective(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfi
             raise ValueError(f"TrainConfig.{what}_weight={wt} needs the rows' {what} tokens: build the data "
                              f"with diffusion_data(…, answers=True) or with_texts(gen, data, answers, "
                              "questions)")
+    if dcfg.reading == "beside" and (data.before_ids is None or data.after_ids is None
+                                     or len(data.before_ids) != len(data) or len(data.after_ids) != len(data)):
+        raise ValueError("DiffuserConfig(reading='beside') needs the tokens the Generator reads around each "
+                         "row's STM: set DiffusionData before_ids/before_mask and after_ids/after_mask")
+    if dcfg.reading == "beside" and tcfg.question_weight:
+        raise ValueError("TrainConfig.question_weight > 0 with reading='beside': the question is given as "
+                         "text there, so its loss has nothing to learn; pass question_weight=0")
     if tcfg.regress_weight == 0 and not dcfg.regressor:
         raise ValueError("TrainConfig.regress_weight=0 trains through the Generator alone, which only a "
                          "one-step map can (its input does not depend on c*): pass DiffuserConfig("
@@ -656,7 +672,7 @@ def _ema(model, decay):
 # fields added since checkpoints and study caches were first written, at the values that mean what the lab
 #   did before them (v1's embedding condition, regression to c* alone): older records read as these, and the
 #   study's cache keys leave them out at these values so finished Diffusers are found again
-PRIOR_DEFAULTS = dict(encoder="embedding", encoder_settings={}, regressor=False, text_len=0,
+PRIOR_DEFAULTS = dict(encoder="embedding", encoder_settings={}, regressor=False, text_len=0, reading="stm",
                       regress_weight=1.0, answer_weight=0.0, question_weight=0.0, a_mode="A", q_mode="Q",
                       generator_batch=0)
 
@@ -716,14 +732,18 @@ def _inputs(model, data, dcfg, i, dev) -> tuple:
             x0_prev = to_x0_eps(dcfg.prediction, model(x_t, t, cond, mask, drop), x_t, t)[0].detach()
     return x0, w, x_t, t, noise, cond, mask, drop, x0_prev
 
-def generator_loss(gen, content: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, mode: str):
+def generator_loss(gen, content: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, mode: str,
+                   around: tuple | None = None):
     """The frozen Generator's teacher-forced loss of `ids` after [mode ; content] → (B,), differentiable in
-    `content` (B, K, d) only: the Generator's weights take no gradient."""
-    return gen.target_loss(gen.stm(gen.mode_embedding(mode), content), ids.to(gen.device),
-                           mask.to(gen.device))["loss"].float()
+    `content` (B, K, d) only: the Generator's weights take no gradient. `around` = (before, bmask, after,
+    amask): token rows read before and after the STM (`Generator.around`)."""
+    stm = gen.stm(gen.mode_embedding(mode), content)                                    # (B, K+1, d)
+    pre, pm = gen.around(stm, *around) if around is not None else (stm, None)
+    return gen.target_loss(pre, ids.to(gen.device), mask.to(gen.device), prefix_mask=pm)["loss"].float()
 
 def _wmean(loss: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return (loss * w).sum() / w.sum()
+    "Mean of `loss` weighted by `w`; 0 where every weight is 0 (nothing to learn from those rows)."
+    return (loss * w).sum() / w.sum().clamp_min(torch.finfo(torch.float32).tiny)
 
 def _step_loss(model, data, dcfg, tcfg, norm, gen, i, dev, bf16) -> torch.Tensor:
     """The objective on rows `i` (B,): `regress_weight` × the design's regression to c* + `answer_weight` ×
@@ -739,9 +759,12 @@ def _step_loss(model, data, dcfg, tcfg, norm, gen, i, dev, bf16) -> torch.Tensor
     g = slice(0, tcfg.generator_batch or len(i))
     content = norm.inverse(to_x0_eps(dcfg.prediction, out[g].float(), x_t[g], t[g])[0])          # (G, K, d)
     r = i[g]
+    around = None if dcfg.reading == "stm" else (data.before_ids[r], data.before_mask[r], data.after_ids[r],
+                                                 data.after_mask[r])
     for wt, ids, msk, mode in [(tcfg.answer_weight, data.answer_ids, data.answer_mask, tcfg.a_mode),
                                (tcfg.question_weight, data.question_ids, data.question_mask, tcfg.q_mode)]:
-        if wt: loss = loss + wt * _wmean(generator_loss(gen, content, ids[r], msk[r], mode).to(dev), w[g])
+        if wt: loss = loss + wt * _wmean(generator_loss(gen, content, ids[r], msk[r], mode, around).to(dev),
+                                         w[g])
     return loss
 
 def _train_step(model, opt, acc, data, dcfg, tcfg, norm, gen, step: int, bf16: bool) -> tuple:

@@ -22,11 +22,12 @@ from .phase2 import score_prefixes
 # %% auto #0
 __all__ = ['METHODS', 'ANSWER_INSTRUCTION', 'FEW_SHOT', 'METRICS', 'TABLE_COLUMNS', 'Method', 'register_method', 'EvalConfig',
            'prompt_text', 'shots_for', 'answer_frame', 'text_prefix_ids', 'teacher_logprobs', 'distill_content',
-           'cond_texts', 'full_context', 'truncation', 'summarization', 'random_content', 'diffuser', 'diffuser_null',
-           'oracle_gold_distill', 'c_star', 'method_prefixes', 'nearest_train', 'relation_centroid', 'answer_prior',
-           'method_result', 'method_answers', 'evaluate_method', 'evaluate_methods', 'retained_table',
-           'paired_differences', 'comparison_sentence', 'distill_kl', 'mi_proxy', 'min_k_table', 'mode_separation',
-           'slot_intervention', 'attention_entropy', 'frame_content_prefixes', 'factored_reading']
+           'beside_parts', 'reads_beside', 'cond_texts', 'full_context', 'truncation', 'question_only',
+           'truncation_beside', 'summarization', 'random_content', 'diffuser', 'diffuser_null', 'oracle_gold_distill',
+           'c_star', 'method_prefixes', 'nearest_train', 'relation_centroid', 'answer_prior', 'method_result',
+           'method_answers', 'evaluate_method', 'evaluate_methods', 'retained_table', 'paired_differences',
+           'comparison_sentence', 'distill_kl', 'mi_proxy', 'min_k_table', 'mode_separation', 'slot_intervention',
+           'attention_entropy', 'frame_content_prefixes', 'factored_reading']
 
 # %% ../nbs/45_eval.ipynb #ca69d894
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +40,8 @@ class Method:
     text: bool = False       # reads text inside the shared few-shot answer frame
     answers: bool = False    # answers without feeding the Generator (0 positions); its loss is undefined
     needs: tuple = ()        # keyword arguments it cannot run without (c_star, diffuser, train, …)
+    beside: bool = False     # a control of the question-beside setting (the question as text after a
+                             #   passage's content): run by default only beside a Diffuser that reads so
 
 METHODS: dict[str, Method] = {}
 
@@ -167,6 +170,32 @@ def _stm_prefixes(gen: Generator, cfg, content: torch.Tensor) -> tuple[list, dic
 
 def _enc(gen: Generator, s: str) -> list[int]: return gen.tok.encode(s, add_special_tokens=False)
 
+def beside_parts(gen: Generator, p) -> tuple[list, list, list]:
+    """The question-beside setting's tokens around pair `p`'s passage content: (the answer frame's start, a
+    blank line and the question — as `prompt_text` puts it after the passage —, the frame's end)."""
+    pre, post = answer_frame(gen, shots_for(p))
+    return list(pre), _enc(gen, "\n\n" + p.question), list(post)
+
+def reads_beside(net) -> bool:
+    "Whether a Diffuser's content is read with the question as text beside it (`DiffuserConfig.reading`)."
+    return getattr(getattr(net, "cfg", None), "reading", "stm") == "beside"
+
+def _beside_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor) -> tuple[list, dict]:
+    """Content (N, K, d) of each pair's passage → [frame ; A_mode ; content ; question ; frame end] and the
+    notes (positions: the STM's and the question's)."""
+    stm = gen.stm(gen.mode_embedding(cfg.a_mode), content.to(gen.device))                      # (N, K+1, d)
+    pre, notes = [], dict(positions=[], frame_positions=[])
+    for p, s in zip(pairs, stm):
+        a, q, b = beside_parts(gen, p)
+        pre.append(torch.cat([gen.embed(a), s, gen.embed(q + b)]))
+        notes["positions"].append(cfg.K + 1 + len(q))
+        notes["frame_positions"].append(len(a) + len(b))
+    return pre, notes
+
+def _content_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor, net) -> tuple[list, dict]:
+    "A Diffuser's content (N, K, d) read as that Diffuser was trained to be read (`reads_beside`)."
+    return _beside_prefixes(gen, pairs, cfg, content) if reads_beside(net) else _stm_prefixes(gen, cfg, content)
+
 def cond_texts(pairs: list, cond_text: dict | None = None) -> list[str]:
     """The Diffuser's condition of each pair: `cond_text[id]` when given (the study: passage + question),
     else its question."""
@@ -179,6 +208,17 @@ def full_context(gen, pairs, cfg, **kw):
 @register_method("truncation", text=True)
 def truncation(gen, pairs, cfg, **kw):
     return _text_prefixes(gen, pairs, [_enc(gen, prompt_text(p))[:cfg.K + 1] for p in pairs])
+
+@register_method("question_only", text=True, beside=True)
+def question_only(gen, pairs, cfg, **kw):
+    "The question as text without its passage: what the Generator knows (the question-beside setting's floor)."
+    return _text_prefixes(gen, pairs, [_enc(gen, p.question) for p in pairs])
+
+@register_method("truncation_beside", text=True, beside=True)
+def truncation_beside(gen, pairs, cfg, **kw):
+    "The passage's first K+1 tokens, then the question as text: the question-beside setting's truncation."
+    return _text_prefixes(gen, pairs, [_enc(gen, p.context or "")[:cfg.K + 1] + beside_parts(gen, p)[1]
+                                       for p in pairs])
 
 @register_method("summarization", text=True)
 def summarization(gen, pairs, cfg, **kw):
@@ -196,23 +236,27 @@ def random_content(gen, pairs, cfg, norm=None, **kw):
 
 def _conditions(gen, pairs, diffuser, cond_text=None, conditions=None) -> tuple:
     """The Diffuser's input for `pairs`: (N, L, cond_dim), (N, L) from the Input Encoder it was trained with
-    (refused if not that one), or `conditions` when `evaluate_method` encoded them once for every seed."""
-    return conditions if conditions is not None else diffuser_conditions(diffuser, gen,
-                                                                          cond_texts(pairs, cond_text))
+    (refused if not that one), or `conditions` when `evaluate_method` encoded them once for every seed. A
+    Diffuser that reads beside the question encodes the passage alone."""
+    if conditions is not None: return conditions
+    if not reads_beside(diffuser): return diffuser_conditions(diffuser, gen, cond_texts(pairs, cond_text))
+    if bad := [p.id for p in pairs if not p.context]:
+        raise ValueError(f"this Diffuser reads the question beside a passage's content, but {len(bad)} pairs "
+                         f"have no passage (e.g. {bad[0]!r}): give it pairs with a context")
+    return diffuser_conditions(diffuser, gen, [p.context for p in pairs])
 
 @register_method("diffuser", seeded=True, needs=("diffuser", "norm"))
 def diffuser(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, conditions=None, **kw):
     cond, msk = _conditions(gen, pairs, diffuser, cond_text, conditions)
-    return _stm_prefixes(gen, cfg,
-                         generate_content(diffuser, norm, cond, msk, cfg.sample_steps, cfg.guidance,
-                                          seed=cfg.seed))
+    return _content_prefixes(gen, pairs, cfg, generate_content(diffuser, norm, cond, msk, cfg.sample_steps,
+                                                               cfg.guidance, seed=cfg.seed), diffuser)
 
 @register_method("diffuser_null", seeded=True, needs=("diffuser", "norm"))
 def diffuser_null(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, conditions=None, **kw):
     "The Diffuser with the learned null condition (guidance 0 keeps only the unconditional branch)."
     cond, msk = _conditions(gen, pairs, diffuser, cond_text, conditions)
-    return _stm_prefixes(gen, cfg,
-                         generate_content(diffuser, norm, cond, msk, cfg.sample_steps, 0.0, seed=cfg.seed))
+    return _content_prefixes(gen, pairs, cfg, generate_content(diffuser, norm, cond, msk, cfg.sample_steps,
+                                                               0.0, seed=cfg.seed), diffuser)
 
 @register_method("oracle_gold_distill", oracle=True)
 def oracle_gold_distill(gen, pairs, cfg, **kw):
@@ -332,8 +376,10 @@ def evaluate_method(gen: Generator, pairs: list, cfg: EvalConfig, seeds: int = 1
 def evaluate_methods(gen: Generator, pairs: list, cfg: EvalConfig, methods=None, seeds: int = 1,
                      progress: bool = False, **kw) -> list[dict]:
     """`evaluate_method` for each of `methods` on the same pairs, in the same order. Default: every registered
-    method whose `needs` are among the keywords given (a method named explicitly without them is refused)."""
-    methods = methods or [m for m, x in METHODS.items() if all(kw.get(k) is not None for k in x.needs)]
+    method whose `needs` are among the keywords given (a method named explicitly without them is refused);
+    the question-beside controls only beside a Diffuser that reads so."""
+    methods = methods or [m for m, x in METHODS.items() if all(kw.get(k) is not None for k in x.needs)
+                          and (not x.beside or reads_beside(kw.get("diffuser")))]
     return [evaluate_method(gen, pairs, dataclasses.replace(cfg, method=m), seeds=seeds, **kw)
             for m in tqdm(methods, disable=not progress, desc="methods", leave=False)]
 

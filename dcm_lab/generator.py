@@ -248,27 +248,35 @@ def pad(self: Generator, id_lists: list[list[int]]) -> tuple[torch.Tensor, torch
 # %% ../nbs/10_generator.ipynb #fec860aa
 @patch
 def target_logits(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor,
-                  pack: int = 0) -> torch.Tensor:
+                  pack: int = 0, prefix_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Logits at target positions only: prefix (B, P, d), ids/mask (B, T) → (N, V) float, N = mask.sum(), in
     the order of `ids[mask]`. `pack` > 0 lays the sequences end to end in rows of about `pack` positions (see
-    `pack_rows`)."""
+    `pack_rows`). `prefix_mask` (B, P) bool: prefixes of several lengths, left-padded (`around`); each row's
+    positions count from its first real one, so it computes what it would alone."""
+    if pack and prefix_mask is not None:
+        raise GeneratorError("target_logits: pack and prefix_mask do not combine: pass pack=0 for "
+                             "left-padded prefixes")
     if pack: return self._packed_target_logits(prefix, ids, mask, pack)
     B, P, _ = prefix.shape
     x = torch.cat([prefix.to(self.dtype), self.embed(ids)], 1)                     # (B, P+T, d)
-    attn = torch.cat([torch.ones(B, P, dtype=torch.long, device=self.device), mask.long()], 1)
-    h = self.base(inputs_embeds=x, attention_mask=attn, use_cache=False).last_hidden_state   # (B, P+T, d)
+    pm = torch.ones(B, P, dtype=torch.long, device=self.device) if prefix_mask is None else prefix_mask.long()
+    attn = torch.cat([pm.to(self.device), mask.long()], 1)                          # (B, P+T)
+    pos = None if prefix_mask is None else (attn.cumsum(1) - 1).clamp(min=0)        # (B, P+T)
+    h = self.base(inputs_embeds=x, attention_mask=attn, position_ids=pos,
+                  use_cache=False).last_hidden_state                                # (B, P+T, d)
     # (N, V) from the states that predict targets
     return self.head(h[:, P - 1:-1][mask]).float()
 
 @patch
 def target_loss(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor,
-                pack: int = 0) -> dict:
+                pack: int = 0, prefix_mask: torch.Tensor | None = None) -> dict:
     """Teacher-forced loss of targets after continuous prefixes.
     prefix (B, P, d), ids/mask (B, T) → per-example mean CE `loss` (B,), token accuracy `acc` (B,), `exact`
     (B,) bool: every target token is the argmax (so greedy decoding reproduces the target). `pack` > 0
-    computes the same without padding (rows of about `pack` positions): faster on batches of mixed lengths."""
+    computes the same without padding (rows of about `pack` positions): faster on batches of mixed lengths.
+    `prefix_mask`: left-padded prefixes of several lengths (see `target_logits`)."""
     B = prefix.shape[0]
-    logits = self.target_logits(prefix, ids, mask, pack)                            # (N, V)
+    logits = self.target_logits(prefix, ids, mask, pack, prefix_mask)               # (N, V)
     tgt = ids[mask]
     ce = F.cross_entropy(logits, tgt, reduction="none")                             # (N,)
     hit = (logits.argmax(-1) == tgt).float()
@@ -283,6 +291,22 @@ def target_loss(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask: 
 def score(self: Generator, prefix: torch.Tensor, texts: list[str]) -> dict:
     "`target_loss` for target texts (EOS appended)."
     return self.target_loss(prefix, *self.pad([self.token_ids(t) for t in texts]))
+
+# %% ../nbs/10_generator.ipynb #gen0arnd
+@patch
+def around(self: Generator, middle: torch.Tensor, before: torch.Tensor, bmask: torch.Tensor,
+           after: torch.Tensor, amask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's [before tokens ; middle ; after tokens] as one left-padded prefix: middle (B, S, d) (an STM),
+    before (B, Tb) and after (B, Ta) right-padded token ids with their bool masks → prefix (B, P, d),
+    prefix_mask (B, P) for `target_loss`. Differentiable in `middle`; no per-row loop."""
+    B, S, _ = middle.shape
+    dev = self.device
+    x = torch.cat([self.embed(before), middle.to(dev, self.dtype), self.embed(after)], 1)  # (B, Tb+S+Ta, d)
+    m = torch.cat([bmask.to(dev), torch.ones(B, S, dtype=torch.bool, device=dev), amask.to(dev)], 1)
+    order = torch.sort(m.int(), dim=1, stable=True).indices      # (B, Tb+S+Ta): holes first, tokens in order
+    x, m = x.gather(1, order[..., None].expand_as(x)), m.gather(1, order)
+    P = int(m.sum(1).max())
+    return x[:, -P:], m[:, -P:]
 
 # %% ../nbs/10_generator.ipynb #05ec0e9c
 @patch

@@ -71,7 +71,10 @@ STUDY_SIZES = dict(
     study_step_curve="",
     # the objectives through the Generator read 8 rows of each batch of 64: a SmolLM2 forward/backward of
     # 64 rows took 3.1 s on 2 cores (2026-12-03), 2,000 steps of it ≈ 100 min
-    study_generator_batch=8)
+    study_generator_batch=8,
+    # a Diffuser read beside the question runs the Generator over the answer frame (≈ 150 positions) every
+    # step: about 4× a step of [A_mode ; content] alone, so it gets 600 steps here
+    study_beside_steps=600)
 # `study` adds the strongest variant of the 2026-12-03 ablation (the middle layer's hidden states, regression +
 # the Generator's answer loss) beside v1's Diffuser, with its null condition
 PROFILES["study"] = {**STUDY_SIZES, "study_variants": "hidden_mid_answer"}
@@ -80,7 +83,7 @@ PROFILES["study"] = {**STUDY_SIZES, "study_variants": "hidden_mid_answer"}
 # sampling-steps curve; its time is reported by the run (each Diffuser is a study_diffuser training)
 ABLATION = dict(study_variants=",".join(["embedding_answer", "hidden", "hidden_mid", "hidden_answer",
                                          "hidden_regressor", "hidden_mid_answer", "hidden_mid_regressor",
-                                         "minilm"]),
+                                         "minilm", "hidden_mid_beside"]),
                 study_sizes="0.25,0.5", study_step_curve="1,2,5,10")
 PROFILES["ablation"] = {**STUDY_SIZES, **ABLATION}
 # the same study, scaled up
@@ -90,7 +93,8 @@ PROFILES["gpu"] = {**PROFILES["gpu"], **{k: v for k, v in STUDY_SIZES.items() if
                    **dict(study_cap=120, study_max_screen=800, study_min_rate=0.05, study_held=500,
                           study_held_context=150, study_restarts=2, study_max_steps=200,
                           study_diff_steps=20000, study_diff_width=512, study_diff_depth=6,
-                          study_diff_batch=256, study_generator_batch=0, study_seeds=5,
+                          study_diff_batch=256, study_generator_batch=0, study_beside_steps=0,
+                          study_seeds=5,
                           study_distill_steps=200, study_chunk=256,
                           study_fit=500,
                           study_context_sources="squad,squad_new_wiki,squad_nyt,squad_reddit,squad_amazon",

@@ -19,7 +19,8 @@ from .data import (QAPair, default_facts, validate_pairs, fetch_bigbench, read_t
 from .metrics import normalize_answer, extract_answer, per_example, bootstrap_ci, macro_ci
 from .evaluation import (METHODS, EvalConfig, evaluate_method, method_prefixes, retained_table,
                                 paired_differences, comparison_sentence, answer_frame, prompt_text,
-                                text_prefix_ids, shots_for, distill_content, ANSWER_INSTRUCTION, FEW_SHOT)
+                                text_prefix_ids, shots_for, distill_content, ANSWER_INSTRUCTION, FEW_SHOT,
+                                beside_parts, reads_beside)
 from .diagnostics import matched_cosine, knn_agreement
 from .targets import notebook_config
 from .store import ensure_targets
@@ -32,9 +33,9 @@ __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_Q
            'EVAL_METHODS', 'wikidata_relation', 'wikidata_template', 'wikidata_question', 'bigbench_json',
            'closed_book_pool', 'code_fingerprint', 'screen_key', 'full_context_answers', 'screen_full_context',
            'drop_reason', 'screen_select', 'context_pool', 'context_sources', 'compression_ratio', 'split_study',
-           'train_subset', 'study_targets', 'target_rows', 'variant_kwargs', 'study_grid', 'study_diffuser',
-           'random_targets', 'distilled_targets', 'target_set_similarity', 'evaluate_arm', 'study_runs',
-           'run_checkpoints', 'arm_table', 'answer_record', 'eval_source', 'eval_diffuser']
+           'train_subset', 'study_targets', 'target_rows', 'beside_inputs', 'variant_kwargs', 'study_grid',
+           'study_diffuser', 'random_targets', 'distilled_targets', 'target_set_similarity', 'evaluate_arm',
+           'study_runs', 'run_checkpoints', 'arm_table', 'answer_record', 'eval_source', 'eval_diffuser']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -342,7 +343,17 @@ DIFFUSER_VARIANTS = {
     "hidden_mid_regressor": lambda gen: dict(DIFFUSER_VARIANTS["hidden_mid"](gen), answer_weight=1.0,
                                              regressor=True),
     "minilm": lambda gen: dict(encoder="minilm"),
+    # the field's usual setting (xRAG, ICAE): the STM holds the passage alone, read in the answer frame with
+    #   the question as text after it; no c* exists for that reading, so a one-step map trained end to end
+    #   through the Generator's answer loss (the context arm only)
+    "hidden_mid_beside": lambda gen: dict(DIFFUSER_VARIANTS["hidden_mid"](gen), answer_weight=1.0,
+                                          regress_weight=0.0, regressor=True, reading="beside"),
 }
+
+def beside_inputs(gen, pairs: list) -> dict:
+    """{id: (passage, tokens before its STM, tokens after it)} for pairs with a passage: what a Diffuser that
+    reads beside the question encodes and the Generator reads around its content (`beside_parts`)."""
+    return {p.id: (p.context, a, q + b) for p in pairs if p.context for a, q, b in [beside_parts(gen, p)]}
 
 def variant_kwargs(gen, name: str) -> dict:
     "study_diffuser's keywords for variant `name` of `DIFFUSER_VARIANTS` ('' or 'embedding': v1's)."
@@ -379,20 +390,22 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
                    width: int = 128, depth: int = 2, steps: int = 200, batch_size: int = 64, lr: float = 1e-3,
                    max_len: int = 128, seed: int = 0, progress: bool = True, encoder: str = "embedding",
                    encoder_settings: dict | None = None, answer_weight: float = 0.0, regressor: bool = False,
-                   answers: dict | None = None, generator_batch: int = 0):
+                   answers: dict | None = None, generator_batch: int = 0, regress_weight: float = 1.0,
+                   reading: str = "stm", beside: dict | None = None):
     """A Diffuser on targets `x` (N, K, d) of `train_ids`, conditioned on `cond_text[id]` through Input
     Encoder `encoder` (conditions cached on disk unless v1's embedding table), with the Generator's loss on
-    `answers[id]` weighted `answer_weight` (read on `generator_batch` rows of each batch), or a one-step
-    `regressor`; its configs from `diffuser_recipe`, trained (or resumed, or loaded when finished) in a
-    checkpoint folder named by its data and configs → (EMA net, normaliser, folder). The one path every study
-    Diffuser takes, whatever its targets or variant."""
+    `answers[id]` weighted `answer_weight` (read on `generator_batch` rows of each batch) beside the
+    regression weighted `regress_weight`, or a one-step `regressor`; `reading='beside'` conditions on the
+    passage alone and trains the reading with the question as text (`beside`: `beside_inputs`). Its configs
+    from `diffuser_recipe`, trained (or resumed, or loaded when finished) in a checkpoint folder named by its
+    data and configs → (EMA net, normaliser, folder). The one path every study Diffuser takes."""
     if x.shape[0] != len(train_ids):
         raise ValueError(f"study_diffuser: {x.shape[0]} targets for {len(train_ids)} ids")
     if answer_weight and (answers is None or any(i not in answers for i in train_ids)):
         raise ValueError("study_diffuser: answer_weight > 0 needs answers={id: answer} for every training id")
     x, root = x.float(), Path(root or cache_dir()/"study")
     norm = Normalizer.fit(x)
-    texts = [cond_text[i] for i in train_ids]
+    texts = _study_texts(train_ids, cond_text, reading, beside)
     enc = None if encoder == "embedding" else make_encoder(encoder, gen, **(encoder_settings or {}))
     # (N, L, d) and (N, L) in memory, or a ConditionBank on disk
     cond, mask, identity = conditions(gen, texts, max_len, enc, root/"conditions")
@@ -402,15 +415,32 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
                                  text_len=max_len if enc and enc.positions(max_len) != max_len else 0,
                                  encoder_settings=encoder_settings or {}, regressor=regressor,
                                  answer_weight=answer_weight, cond_dim=enc.dim if enc else gen.d,
-                                 generator_batch=generator_batch)
+                                 generator_batch=generator_batch, regress_weight=regress_weight,
+                                 reading=reading)
+    around = [beside[i][1:] for i in train_ids] if reading == "beside" else []   # what the Generator reads
     key = _digest(hashlib.sha256(x.numpy().tobytes()).hexdigest(), list(train_ids), texts, _key_fields(dcfg),
-                  _key_fields(tcfg))
+                  _key_fields(tcfg), *([around] if around else []))
     ck = root/f"diffuser-{gen.name.replace('/', '_')}-{key}"
     data = DiffusionData(cond, mask, norm(x), torch.ones(len(train_ids)), list(train_ids), encoder=identity)
     if answer_weight: data = with_texts(gen, data, [answers[i] for i in train_ids])
+    if around: data = _with_frame(gen, data, around)
     train_diffuser(data, dcfg, tcfg, norm, ckpt_dir=ck, progress=progress, gen=gen)
     net, norm = load_diffuser(ck, device=gen.device, gen=gen)
     return net, norm, ck
+
+def _study_texts(train_ids: list, cond_text: dict, reading: str, beside: dict | None) -> list[str]:
+    "Each training id's condition text: its passage alone for a Diffuser read beside the question."
+    if reading != "beside": return [cond_text[i] for i in train_ids]
+    if missing := [i for i in train_ids if i not in (beside or {})]:
+        raise ValueError(f"study_diffuser: reading='beside' needs beside_inputs(gen, pairs) for every training "
+                         f"id; {len(missing)} have none (e.g. {missing[0]!r}): items without a passage (the "
+                         "closed-book arm) cannot be read beside their question")
+    return [beside[i][0] for i in train_ids]
+
+def _with_frame(gen, data: DiffusionData, around: list) -> DiffusionData:
+    "`data` with each row's tokens before and after its STM (`around`: [(before ids, after ids)] per row)."
+    (b, bm), (a, am) = ([t.cpu() for t in gen.pad([r[k] for r in around])] for k in (0, 1))
+    return dataclasses.replace(data, before_ids=b, before_mask=bm, after_ids=a, after_mask=am)
 
 def random_targets(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """Targets of `x`'s shape and statistics (per-dimension mean, one scale) that carry nothing about their
@@ -486,10 +516,11 @@ def study_runs(c_star: torch.Tensor, diffusers: dict, train: list,
     """The study's runs on held-out items: every registered method (the Diffuser's conditions are in each
     pair's question), the `diffuser` method once more per other trained Diffuser ({label: (net, norm)};
     `diffuser` is the c* one), and `diffuser_null` of each label in `nulls` (`<label>_null`: what that
-    Diffuser's input adds)."""
+    Diffuser's input adds). The question-beside controls run when a Diffuser reads beside the question."""
     net, norm = diffusers["diffuser"]
     base = dict(c_star=c_star, diffuser=net, norm=norm, train=train, train_content=train_content)
-    runs = [(m, m, base) for m in METHODS]
+    beside = any(reads_beside(n) for n, _ in diffusers.values())      # its controls, where one reads so
+    runs = [(m, m, base) for m, x in METHODS.items() if not x.beside or beside]
     runs += [(label, "diffuser", dict(base, diffuser=n, norm=z)) for label, (n, z) in diffusers.items()
              if label != "diffuser"]
     runs += [(f"{label}_null", "diffuser_null", dict(base, diffuser=n, norm=z))
@@ -586,6 +617,8 @@ def eval_diffuser(gen, ckpt, pairs: list, train: list, seeds: int = 3, sample_st
     net, norm = load_diffuser(ckpt, device=gen.device, gen=gen)
     trained = [by_id[i] for i in want]
     kw = dict(diffuser=net, norm=norm, train=trained, cond_text={p.id: prompt_text(p) for p in pairs})
+    # a Diffuser read beside the question: with that setting's controls (the question alone, truncation)
+    if reads_beside(net): methods = (*methods, *(m for m, x in METHODS.items() if x.beside and m not in methods))
     ecfg = EvalConfig(K=net.cfg.K, sample_steps=sample_steps)
     results = evaluate_arm(gen, pairs, ecfg, seeds, [(m, m, kw) for m in methods], progress=progress)
     seen = {normalize_answer(p.answer) for p in trained}

@@ -48,7 +48,7 @@ def test_study_diffuser_builds_todays_configs(tiny, monkeypatch, tmp_path, kw, d
                   arch="transformer", **dnet)
     want_t = dict(weight_decay=0.01, precision="auto", grad_clip=1.0, track=True, **dtrain)
     # fields added since (Input Encoder, objective) at the defaults that mean what the study did before them
-    new_d = dict(encoder="embedding", encoder_settings={}, regressor=False, text_len=0)
+    new_d = dict(encoder="embedding", encoder_settings={}, regressor=False, text_len=0, reading="stm")
     new_t = dict(regress_weight=1.0, answer_weight=0.0, question_weight=0.0, a_mode="A", q_mode="Q",
                  generator_batch=0)
     assert asdict(seen["dcfg"]) == {**want_d, **new_d}
