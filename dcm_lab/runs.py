@@ -72,9 +72,10 @@ STUDY_SIZES = dict(
     # the objectives through the Generator read 8 rows of each batch of 64: a SmolLM2 forward/backward of
     # 64 rows took 3.1 s on 2 cores (2026-12-03), 2,000 steps of it ≈ 100 min
     study_generator_batch=8,
-    # a Diffuser read beside the question runs the Generator over the answer frame (≈ 150 positions) every
-    # step: about 4× a step of [A_mode ; content] alone, so it gets 600 steps here
-    study_beside_steps=600)
+    # a Diffuser read beside the question runs the Generator over the answer frame (152 tokens before the
+    # STM, ≈ 25 after) on its 8 rows every step: about 5× a step of [A_mode ; content] alone on 2 cores, so
+    # it gets 300 steps here (8 × 300 = 2,400 row reads, 13 passes over the 180 training passages)
+    study_beside_steps=300)
 # `study` adds the strongest variant of the 2026-12-03 ablation (the middle layer's hidden states, regression +
 # the Generator's answer loss) beside v1's Diffuser, with its null condition
 PROFILES["study"] = {**STUDY_SIZES, "study_variants": "hidden_mid_answer"}
