@@ -435,6 +435,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'dcm_lab.phase2.score_prefixes': ('phase2.html#score_prefixes', 'dcm_lab/phase2.py'),
                                 'dcm_lab.phase2.split_rows': ('phase2.html#split_rows', 'dcm_lab/phase2.py')},
             'dcm_lab.runs': { 'dcm_lab.runs.RunError': ('runs.html#runerror', 'dcm_lab/runs.py'),
+                              'dcm_lab.runs._answered_by': ('runs.html#_answered_by', 'dcm_lab/runs.py'),
                               'dcm_lab.runs._diffuser_numbers': ('runs.html#_diffuser_numbers', 'dcm_lab/runs.py'),
                               'dcm_lab.runs._eval_numbers': ('runs.html#_eval_numbers', 'dcm_lab/runs.py'),
                               'dcm_lab.runs._event_dirs': ('runs.html#_event_dirs', 'dcm_lab/runs.py'),

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("run")
     a.add_argument("--vs", metavar="METHOD",
                    help="instead: every method's per-item paired difference to METHOD (e.g. answer_prior)")
+    a.add_argument("--where", metavar="METHOD",
+                   help="with --vs: only the held-out items METHOD answers (e.g. full_context: the screen "
+                        "applied afterwards, so each match is the share of full-context accuracy kept)")
     d = sub.add_parser("data", help="datasets")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
     f = dsub.add_parser("fetch", help="fetch a dataset into data/cache/")
@@ -147,8 +150,9 @@ def main(argv=None) -> int:
     if args.cmd == "eval": return _eval(args)
     if args.cmd == "answer":
         from dcm_lab.runs import answer_markdown, answer_versus  # local: see _Version
+        if args.where and not args.vs: return _err("answer", "--where needs --vs METHOD: the rows' reference")
         if args.vs:
-            try: print(answer_versus(args.run, args.vs), end="")
+            try: print(answer_versus(args.run, args.vs, args.where), end="")
             except ValueError as e: return _err("answer", e)        # RunError, or items that differ
             return 0
         f = Path(args.run)/"answer.json"

@@ -403,10 +403,25 @@ def answer_markdown(answer: dict) -> str:
         out.append(f"**{a['arm']}** ({facts})\n\n{a['sentence']}\n\n" + "\n".join(rows))
     return "\n\n".join(out) + "\n"
 
-def answer_versus(run_dir, method: str) -> str:
+def _answered_by(res: list, where: str, f: Path) -> list:
+    """`res` restricted to the items method `where` answers (per-item match ≥ 0.5: the screen, applied to
+    held-out items afterwards), each method's `match` recomputed on them."""
+    w = next((r for r in res if r["method"] == where), None)
+    if w is None: raise RunError(f"{f} has no method {where!r}: choose one of {[r['method'] for r in res]}")
+    keep = [i for i, v in enumerate(w["items"]["match"]) if v >= 0.5]
+    if not keep: raise RunError(f"{where} answers none of the {w['n']} items in {f}: nothing to restrict to")
+    def cut(r):
+        pick = lambda v: [v[i] for i in keep] if isinstance(v, list) and len(v) == r["n"] else v
+        items = {k: pick(v) for k, v in r["items"].items()}
+        return dict(r, n=len(keep), ids=pick(r.get("ids")), items=items,
+                    match=sum(items["match"]) / len(keep))
+    return [cut(r) for r in res]
+
+def answer_versus(run_dir, method: str, where: str | None = None) -> str:
     """Every method of a study run against `method`, per arm: the per-item paired difference of `match` over
     the same held-out items with its bootstrap interval (`evaluation.paired_differences`, as the answer's),
-    read from study/<arm>-results.json, as Markdown tables."""
+    read from study/<arm>-results.json, as Markdown tables. `where`: only the items that method answers (e.g.
+    full_context: every row's match is then the share of full-context accuracy it keeps)."""
     from dcm_lab.evaluation import paired_differences  # local: torch loads with it
     run_dir, out = Path(run_dir), []
     arms = (_read(run_dir, "answer.json") or {}).get("arms", [])
@@ -416,6 +431,8 @@ def answer_versus(run_dir, method: str) -> str:
         f = run_dir/"study"/f"{a['arm']}-results.json"
         if not f.is_file(): raise RunError(f"{f} is missing: the per-item results of arm {a['arm']!r}")
         res = json.loads(f.read_text())["results"]
+        n_all = next(iter(res), {}).get("n")
+        if where is not None: res = _answered_by(res, where, f)
         ref = next((r for r in res if r["method"] == method), None)
         if ref is None:
             raise RunError(f"{f} has no method {method!r}: choose one of {[r['method'] for r in res]}")
@@ -424,7 +441,9 @@ def answer_versus(run_dir, method: str) -> str:
         for r, d, (lo, hi) in zip(res, t["diff"], t.diff_ci):
             rows.append(f"| {r['method']} | {r.get('block', 'gold-free')} | {_fmt(r['match'])} | "
                         f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}] |")
-        out.append(f"**{a['arm']}** (n = {ref['n']}, {ref['seeds']} seeds for {method})\n\n" + "\n".join(rows))
+        sub = f" of {n_all} held out: those {where} answers" if where is not None else ""
+        out.append(f"**{a['arm']}** (n = {ref['n']}{sub}, {ref['seeds']} seeds for {method})\n\n"
+                   + "\n".join(rows))
     return "\n\n".join(out) + "\n"
 
 def _read(run_dir: Path, name: str):
