@@ -505,17 +505,24 @@ def _check_objective(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfi
             raise ValueError(f"TrainConfig.{what}_weight={wt} needs the rows' {what} tokens: build the data "
                              f"with diffusion_data(…, answers=True) or with_texts(gen, data, answers, "
                              "questions)")
-    if dcfg.reading == "beside" and (data.before_ids is None or data.after_ids is None
-                                     or len(data.before_ids) != len(data) or len(data.after_ids) != len(data)):
-        raise ValueError("DiffuserConfig(reading='beside') needs the tokens the Generator reads around each "
-                         "row's STM: set DiffusionData before_ids/before_mask and after_ids/after_mask")
-    if dcfg.reading == "beside" and tcfg.question_weight:
-        raise ValueError("TrainConfig.question_weight > 0 with reading='beside': the question is given as "
-                         "text there, so its loss has nothing to learn; pass question_weight=0")
+    if dcfg.reading == "beside": _check_beside(data, tcfg)
     if tcfg.regress_weight == 0 and not dcfg.regressor:
         raise ValueError("TrainConfig.regress_weight=0 trains through the Generator alone, which only a "
                          "one-step map can (its input does not depend on c*): pass DiffuserConfig("
                          "regressor=True), or regress_weight > 0")
+
+def _check_beside(data: DiffusionData, tcfg: TrainConfig) -> None:
+    "A Diffuser read beside the question: its rows' surrounding tokens are there, and its loss reads them."
+    rows = [data.before_ids, data.before_mask, data.after_ids, data.after_mask]
+    if any(r is None or len(r) != len(data) for r in rows):
+        raise ValueError("DiffuserConfig(reading='beside') needs the tokens the Generator reads around each "
+                         "row's STM: set DiffusionData before_ids/before_mask and after_ids/after_mask")
+    if tcfg.question_weight:
+        raise ValueError("TrainConfig.question_weight > 0 with reading='beside': the question is given as "
+                         "text there, so its loss has nothing to learn; pass question_weight=0")
+    if not tcfg.answer_weight:
+        raise ValueError("reading='beside' is learnt only through the Generator's answer loss (c* was made "
+                         "for [A_mode ; content] alone): pass TrainConfig(answer_weight > 0)")
 
 # %% ../nbs/30_diffusion.ipynb #ckp00001
 class CheckpointError(ValueError):

@@ -176,6 +176,13 @@ def beside_parts(gen: Generator, p) -> tuple[list, list, list]:
     pre, post = answer_frame(gen, shots_for(p))
     return list(pre), _enc(gen, "\n\n" + p.question), list(post)
 
+def _passages(pairs: list, who: str) -> list[str]:
+    "Each pair's passage, for a method of the question-beside setting; a pair without one is refused, named."
+    if bad := [p.id for p in pairs if not p.context]:
+        raise ValueError(f"{who} reads the question beside a passage, but {len(bad)} pairs have no passage "
+                         f"(e.g. {bad[0]!r}): give it pairs with a context")
+    return [p.context for p in pairs]
+
 def reads_beside(net) -> bool:
     "Whether a Diffuser's content is read with the question as text beside it (`DiffuserConfig.reading`)."
     return getattr(getattr(net, "cfg", None), "reading", "stm") == "beside"
@@ -194,7 +201,8 @@ def _beside_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor) ->
 
 def _content_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor, net) -> tuple[list, dict]:
     "A Diffuser's content (N, K, d) read as that Diffuser was trained to be read (`reads_beside`)."
-    return _beside_prefixes(gen, pairs, cfg, content) if reads_beside(net) else _stm_prefixes(gen, cfg, content)
+    if reads_beside(net): return _beside_prefixes(gen, pairs, cfg, content)
+    return _stm_prefixes(gen, cfg, content)
 
 def cond_texts(pairs: list, cond_text: dict | None = None) -> list[str]:
     """The Diffuser's condition of each pair: `cond_text[id]` when given (the study: passage + question),
@@ -211,14 +219,14 @@ def truncation(gen, pairs, cfg, **kw):
 
 @register_method("question_only", text=True, beside=True)
 def question_only(gen, pairs, cfg, **kw):
-    "The question as text without its passage: what the Generator knows (the question-beside setting's floor)."
+    "The question as text, no passage: what the Generator knows (the floor of the question-beside setting)."
     return _text_prefixes(gen, pairs, [_enc(gen, p.question) for p in pairs])
 
 @register_method("truncation_beside", text=True, beside=True)
 def truncation_beside(gen, pairs, cfg, **kw):
     "The passage's first K+1 tokens, then the question as text: the question-beside setting's truncation."
-    return _text_prefixes(gen, pairs, [_enc(gen, p.context or "")[:cfg.K + 1] + beside_parts(gen, p)[1]
-                                       for p in pairs])
+    return _text_prefixes(gen, pairs, [_enc(gen, c)[:cfg.K + 1] + beside_parts(gen, p)[1]
+                                       for p, c in zip(pairs, _passages(pairs, "truncation_beside"))])
 
 @register_method("summarization", text=True)
 def summarization(gen, pairs, cfg, **kw):
@@ -240,10 +248,7 @@ def _conditions(gen, pairs, diffuser, cond_text=None, conditions=None) -> tuple:
     Diffuser that reads beside the question encodes the passage alone."""
     if conditions is not None: return conditions
     if not reads_beside(diffuser): return diffuser_conditions(diffuser, gen, cond_texts(pairs, cond_text))
-    if bad := [p.id for p in pairs if not p.context]:
-        raise ValueError(f"this Diffuser reads the question beside a passage's content, but {len(bad)} pairs "
-                         f"have no passage (e.g. {bad[0]!r}): give it pairs with a context")
-    return diffuser_conditions(diffuser, gen, [p.context for p in pairs])
+    return diffuser_conditions(diffuser, gen, _passages(pairs, "this Diffuser"))
 
 @register_method("diffuser", seeded=True, needs=("diffuser", "norm"))
 def diffuser(gen, pairs, cfg, diffuser=None, norm=None, cond_text=None, conditions=None, **kw):

@@ -296,8 +296,8 @@ def score(self: Generator, prefix: torch.Tensor, texts: list[str]) -> dict:
 @patch
 def around(self: Generator, middle: torch.Tensor, before: torch.Tensor, bmask: torch.Tensor,
            after: torch.Tensor, amask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each row's [before tokens ; middle ; after tokens] as one left-padded prefix: middle (B, S, d) (an STM),
-    before (B, Tb) and after (B, Ta) right-padded token ids with their bool masks → prefix (B, P, d),
+    """Each row's [before tokens ; middle ; after tokens] as one left-padded prefix: middle (B, S, d) (an
+    STM), before (B, Tb) and after (B, Ta) right-padded token ids with their bool masks → prefix (B, P, d),
     prefix_mask (B, P) for `target_loss`. Differentiable in `middle`; no per-row loop."""
     B, S, _ = middle.shape
     dev = self.device

@@ -405,7 +405,8 @@ def answer_markdown(answer: dict) -> str:
 
 def _answered_by(res: list, where: str, f: Path) -> list:
     """`res` restricted to the items method `where` answers (per-item match ≥ 0.5: the screen, applied to
-    held-out items afterwards), each method's `match` recomputed on them."""
+    held-out items afterwards): `n`, `ids`, `items` and `match` recomputed on them; the other summaries
+    (intervals, em, f1) are the full set's and are dropped."""
     w = next((r for r in res if r["method"] == where), None)
     if w is None: raise RunError(f"{f} has no method {where!r}: choose one of {[r['method'] for r in res]}")
     keep = [i for i, v in enumerate(w["items"]["match"]) if v >= 0.5]
@@ -413,8 +414,8 @@ def _answered_by(res: list, where: str, f: Path) -> list:
     def cut(r):
         pick = lambda v: [v[i] for i in keep] if isinstance(v, list) and len(v) == r["n"] else v
         items = {k: pick(v) for k, v in r["items"].items()}
-        return dict(r, n=len(keep), ids=pick(r.get("ids")), items=items,
-                    match=sum(items["match"]) / len(keep))
+        return dict(method=r["method"], block=r.get("block", "gold-free"), seeds=r.get("seeds", 1),
+                    n=len(keep), ids=pick(r.get("ids")), items=items, match=sum(items["match"]) / len(keep))
     return [cut(r) for r in res]
 
 def answer_versus(run_dir, method: str, where: str | None = None) -> str:

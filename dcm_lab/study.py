@@ -432,8 +432,8 @@ def _study_texts(train_ids: list, cond_text: dict, reading: str, beside: dict | 
     "Each training id's condition text: its passage alone for a Diffuser read beside the question."
     if reading != "beside": return [cond_text[i] for i in train_ids]
     if missing := [i for i in train_ids if i not in (beside or {})]:
-        raise ValueError(f"study_diffuser: reading='beside' needs beside_inputs(gen, pairs) for every training "
-                         f"id; {len(missing)} have none (e.g. {missing[0]!r}): items without a passage (the "
+        raise ValueError(f"study_diffuser: reading='beside' needs beside_inputs(gen, pairs) for every "
+                         f"training id; {len(missing)} have none (e.g. {missing[0]!r}): items without a passage (the "
                          "closed-book arm) cannot be read beside their question")
     return [beside[i][0] for i in train_ids]
 
@@ -618,7 +618,8 @@ def eval_diffuser(gen, ckpt, pairs: list, train: list, seeds: int = 3, sample_st
     trained = [by_id[i] for i in want]
     kw = dict(diffuser=net, norm=norm, train=trained, cond_text={p.id: prompt_text(p) for p in pairs})
     # a Diffuser read beside the question: with that setting's controls (the question alone, truncation)
-    if reads_beside(net): methods = (*methods, *(m for m, x in METHODS.items() if x.beside and m not in methods))
+    if reads_beside(net):
+        methods = (*methods, *(m for m, x in METHODS.items() if x.beside and m not in methods))
     ecfg = EvalConfig(K=net.cfg.K, sample_steps=sample_steps)
     results = evaluate_arm(gen, pairs, ecfg, seeds, [(m, m, kw) for m in methods], progress=progress)
     seen = {normalize_answer(p.answer) for p in trained}
