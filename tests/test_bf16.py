@@ -1,6 +1,6 @@
 """The bf16 path, exercised on CPU: Phase 1a, Diffuser training and sampling, and the evaluation's scorer on
 the tiny model in bfloat16 (the dtype a GPU runs), so dtype mismatches show up here before a GPU does."""
-import math, tempfile
+import dataclasses, math, tempfile
 from pathlib import Path
 import pytest, torch
 from dcm_lab.generator import load_generator
@@ -9,7 +9,7 @@ from dcm_lab.targets import TargetConfig
 from dcm_lab.store import generate_targets, load_targets
 from dcm_lab.encoder import input_embeddings
 from dcm_lab.diffusion import (DiffuserConfig, TrainConfig, Normalizer, diffusion_data, train_diffuser,
-                               generate_content)
+                               generate_content, generator_loss)
 from dcm_lab.evaluation import METHODS, EvalConfig, evaluate_method
 
 PAIRS = [QAPair(f"b{i}", q, a)
@@ -63,8 +63,22 @@ def test_diffuser_sampling_bf16(gen, diffuser):
 def test_every_method_scores_in_bf16(gen, targets, diffuser, method):
     net, norm = diffuser
     cfg = EvalConfig(method=method, K=2, max_new_tokens=3, distill_steps=2, sample_steps=2)
-    res = evaluate_method(gen, PAIRS, cfg, diffuser=net, norm=norm, c_star=targets.best_content, train=PAIRS,
+    # the question-beside controls read a passage before the question
+    pairs = [dataclasses.replace(p, context=f"A short passage. {p.answer} is the answer.") for p in PAIRS] \
+        if METHODS[method].beside else PAIRS
+    res = evaluate_method(gen, pairs, cfg, diffuser=net, norm=norm, c_star=targets.best_content, train=PAIRS,
                           train_content=targets.best_content)
     # an answers-only method has no loss
     assert res["n"] == 3 and math.isfinite(res["loss"]) != METHODS[method].answers, res
     assert len(res["preds"]) == 3
+
+def test_beside_loss_bf16(gen):
+    # the question-beside reading: left-padded [frame ; STM ; question] rows, loss and gradient finite in bf16
+    content = (torch.randn(2, 2, gen.d) * 0.02).requires_grad_()
+    before, bm = gen.pad([[5, 6, 7], [5]])
+    after, am = gen.pad([[8], [9, 10, 11]])
+    ids, mask = gen.pad([gen.token_ids("Paris"), gen.token_ids("a longer answer")])
+    loss = generator_loss(gen, content, ids, mask, "A", around=(before, bm, after, am))
+    loss.sum().backward()
+    assert torch.isfinite(loss).all() and torch.isfinite(content.grad).all()
+    assert content.grad.abs().sum(-1).gt(0).all()
