@@ -22,12 +22,12 @@ from .phase2 import score_prefixes
 # %% auto #0
 __all__ = ['METHODS', 'ANSWER_INSTRUCTION', 'FEW_SHOT', 'METRICS', 'TABLE_COLUMNS', 'Method', 'register_method', 'EvalConfig',
            'prompt_text', 'shots_for', 'answer_frame', 'text_prefix_ids', 'teacher_logprobs', 'distill_content',
-           'beside_parts', 'reads_beside', 'cond_texts', 'full_context', 'truncation', 'question_only',
-           'truncation_beside', 'summarization', 'random_content', 'diffuser', 'diffuser_null', 'oracle_gold_distill',
-           'c_star', 'method_prefixes', 'nearest_train', 'relation_centroid', 'answer_prior', 'method_result',
-           'method_answers', 'evaluate_method', 'evaluate_methods', 'retained_table', 'paired_differences',
-           'comparison_sentence', 'distill_kl', 'mi_proxy', 'min_k_table', 'mode_separation', 'slot_intervention',
-           'attention_entropy', 'frame_content_prefixes', 'factored_reading']
+           'beside_parts', 'reads_beside', 'frame_content_prefixes', 'cond_texts', 'full_context', 'truncation',
+           'question_only', 'truncation_beside', 'summarization', 'random_content', 'diffuser', 'diffuser_null',
+           'oracle_gold_distill', 'c_star', 'method_prefixes', 'nearest_train', 'relation_centroid', 'answer_prior',
+           'method_result', 'method_answers', 'evaluate_method', 'evaluate_methods', 'retained_table',
+           'paired_differences', 'comparison_sentence', 'distill_kl', 'mi_proxy', 'min_k_table', 'mode_separation',
+           'slot_intervention', 'attention_entropy', 'factored_reading']
 
 # %% ../nbs/45_eval.ipynb #ca69d894
 @dataclass(frozen=True, kw_only=True)
@@ -187,17 +187,25 @@ def reads_beside(net) -> bool:
     "Whether a Diffuser's content is read with the question as text beside it (`DiffuserConfig.reading`)."
     return getattr(getattr(net, "cfg", None), "reading", "stm") == "beside"
 
+def frame_content_prefixes(gen: Generator, pairs: list, content: torch.Tensor,
+                           after: list | None = None) -> list:
+    """Content (N, K, d) placed inside each pair's answer frame where a text method's content goes, then
+    `after[i]`'s tokens (if given) before the frame's end: (P_i, d) per pair."""
+    out = []
+    for i, (p, c) in enumerate(zip(pairs, content)):
+        pre, post = answer_frame(gen, shots_for(p))
+        tail = (list(after[i]) if after is not None else []) + list(post)
+        out.append(torch.cat([gen.embed(list(pre)), c.to(gen.device, gen.E.dtype), gen.embed(tail)]))
+    return out
+
 def _beside_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor) -> tuple[list, dict]:
     """Content (N, K, d) of each pair's passage → [frame ; A_mode ; content ; question ; frame end] and the
     notes (positions: the STM's and the question's)."""
     stm = gen.stm(gen.mode_embedding(cfg.a_mode), content.to(gen.device))                      # (N, K+1, d)
-    pre, notes = [], dict(positions=[], frame_positions=[])
-    for p, s in zip(pairs, stm):
-        a, q, b = beside_parts(gen, p)
-        pre.append(torch.cat([gen.embed(a), s, gen.embed(q + b)]))
-        notes["positions"].append(cfg.K + 1 + len(q))
-        notes["frame_positions"].append(len(a) + len(b))
-    return pre, notes
+    qs = [beside_parts(gen, p)[1] for p in pairs]
+    pre = frame_content_prefixes(gen, pairs, stm, after=qs)
+    pos = [cfg.K + 1 + len(q) for q in qs]
+    return pre, dict(positions=pos, frame_positions=[len(x) - n for x, n in zip(pre, pos)])
 
 def _content_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor, net) -> tuple[list, dict]:
     "A Diffuser's content (N, K, d) read as that Diffuser was trained to be read (`reads_beside`)."
@@ -526,15 +534,6 @@ def attention_entropy(att: torch.Tensor, mask: torch.Tensor | None = None) -> to
     return -(p * p.log()).sum(-1) / math.log(max(L, 2))
 
 # %% ../nbs/45_eval.ipynb #fac00002
-def frame_content_prefixes(gen: Generator, pairs: list, content: torch.Tensor) -> list:
-    """Content (N, K, d) placed inside each pair's answer frame where a text method's content goes: (P_i, d)
-    per pair."""
-    out = []
-    for p, c in zip(pairs, content):
-        pre, post = answer_frame(gen, shots_for(p))
-        out.append(torch.cat([gen.embed(list(pre)), c.to(gen.device, gen.E.dtype), gen.embed(list(post))]))
-    return out
-
 @torch.no_grad()
 def factored_reading(gen: Generator, pairs: list, contents: dict, a_mode: str = "A",
                      max_new_tokens: int = 24) -> "pd.DataFrame":
