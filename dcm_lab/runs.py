@@ -76,9 +76,10 @@ STUDY_SIZES = dict(
     # STM, ≈ 25 after) on its 8 rows every step: about 5× a step of [A_mode ; content] alone on 2 cores, so
     # it gets 300 steps here (8 × 300 = 2,400 row reads, 13 passes over the 180 training passages)
     study_beside_steps=300)
-# `study` adds the strongest variant of the 2026-12-03 ablation (the middle layer's hidden states, regression +
-# the Generator's answer loss) beside v1's Diffuser, with its null condition. The last layer with the answer loss
-# (`hidden_answer`) scored 0.49 against its 0.46, a difference measured without an interval: not a reason to switch
+# `study` adds the strongest variant of the 2026-12-03 ablation (the middle layer's hidden states,
+# regression + the Generator's answer loss) beside v1's Diffuser, with its null condition. The last layer
+# with the answer loss (`hidden_answer`) scored 0.49 against its 0.46, a difference measured without an
+# interval: not a reason to switch
 PROFILES["study"] = {**STUDY_SIZES, "study_variants": "hidden_mid_answer"}
 # the ablation grid on the study's items, targets and c* Diffuser (all cached, shared with `study`): every
 # Diffuser variant (Input Encoders × objectives × the one-step regressor), the training-size curve and the
