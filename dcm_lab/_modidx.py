@@ -550,6 +550,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'dcm_lab.study.distilled_targets': ('study.html#distilled_targets', 'dcm_lab/study.py'),
                                'dcm_lab.study.drop_reason': ('study.html#drop_reason', 'dcm_lab/study.py'),
                                'dcm_lab.study.eval_diffuser': ('study.html#eval_diffuser', 'dcm_lab/study.py'),
+                               'dcm_lab.study.eval_key': ('study.html#eval_key', 'dcm_lab/study.py'),
                                'dcm_lab.study.eval_source': ('study.html#eval_source', 'dcm_lab/study.py'),
                                'dcm_lab.study.evaluate_arm': ('study.html#evaluate_arm', 'dcm_lab/study.py'),
                                'dcm_lab.study.full_context_answers': ('study.html#full_context_answers', 'dcm_lab/study.py'),

@@ -34,7 +34,7 @@ __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_Q
            'closed_book_pool', 'code_fingerprint', 'screen_key', 'full_context_answers', 'screen_full_context',
            'drop_reason', 'screen_select', 'context_pool', 'context_sources', 'compression_ratio', 'split_study',
            'train_subset', 'study_targets', 'target_rows', 'beside_inputs', 'variant_kwargs', 'study_grid',
-           'study_diffuser', 'random_targets', 'distilled_targets', 'target_set_similarity', 'evaluate_arm',
+           'study_diffuser', 'random_targets', 'distilled_targets', 'target_set_similarity', 'evaluate_arm', 'eval_key',
            'study_runs', 'run_checkpoints', 'arm_table', 'answer_record', 'eval_source', 'eval_diffuser']
 
 # %% ../nbs/70_study.ipynb #st000007
@@ -510,6 +510,16 @@ def evaluate_arm(gen, pairs: list, ecfg: EvalConfig, seeds: int, runs: list[tupl
         if f is not None: atomic_write_json(f, r)
         out.append(r)
     return out
+
+def eval_key(gen, held: list, cond: dict, ecfg: EvalConfig, seeds: int, targets_dir,
+             c_star: torch.Tensor) -> str:
+    """The key `evaluate_arm` caches an arm's rows under: the Generator, the held-out items and their
+    conditions, the evaluation config, the seeds, and the target store by its config-named folder and the
+    c* it holds for `held` (N, K, d) — not by where the store lies, so a clone elsewhere or a moved data/
+    reads the same cache, and changed targets re-score."""
+    sha = hashlib.sha256(c_star.detach().float().cpu().contiguous().numpy().tobytes()).hexdigest()
+    return _digest(gen.name, [p.id for p in held], [cond[p.id] for p in held], dataclasses.asdict(ecfg),
+                   seeds, Path(targets_dir).name, sha)
 
 def study_runs(c_star: torch.Tensor, diffusers: dict, train: list,
                train_content: torch.Tensor, nulls: tuple = ()) -> list[tuple]:
