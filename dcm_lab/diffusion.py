@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from .core import (atomic_write_json, atomic_save_tensors, atomic_torch_save, read_json, run_record,
                           stable_seed)
 from .encoder import input_embeddings
+from .generator import shared_head
 from .encoders import make_encoder, check_identity, encode_cached, ConditionBank
 
 # %% auto #0
@@ -743,10 +744,17 @@ def generator_loss(gen, content: torch.Tensor, ids: torch.Tensor, mask: torch.Te
                    around: tuple | None = None):
     """The frozen Generator's teacher-forced loss of `ids` after [mode ; content] → (B,), differentiable in
     `content` (B, K, d) only: the Generator's weights take no gradient. `around` = (before, bmask, after,
-    amask): token rows read before and after the STM (`Generator.around`)."""
+    amask): token rows read before and after the STM (`Generator.around`); the tokens every row reads
+    first (the frame's start) are read from their cached keys and values (`Generator.head_kv`)."""
     stm = gen.stm(gen.mode_embedding(mode), content)                                    # (B, K+1, d)
-    pre, pm = gen.around(stm, *around) if around is not None else (stm, None)
-    return gen.target_loss(pre, ids.to(gen.device), mask.to(gen.device), prefix_mask=pm)["loss"].float()
+    pre, pm, head = stm, None, None
+    if around is not None:
+        before, bmask, after, amask = around
+        h = shared_head(before, bmask)
+        pre, pm = gen.around(stm, before[:, h:], bmask[:, h:], after, amask)
+        head = before[0, :h].tolist() or None
+    return gen.target_loss(pre, ids.to(gen.device), mask.to(gen.device), prefix_mask=pm,
+                           head=head)["loss"].float()
 
 def _wmean(loss: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     "Mean of `loss` weighted by `w`; 0 where every weight is 0 (nothing to learn from those rows)."

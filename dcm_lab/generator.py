@@ -6,18 +6,19 @@ phase 2 → evaluation → tasks → memory."""
 
 # %% ../nbs/10_generator.ipynb #2826d5ac
 from __future__ import annotations
-import os, shutil, hashlib, tempfile, functools, importlib.metadata as md
+import os, shutil, hashlib, inspect, tempfile, functools, importlib.metadata as md
 from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn.functional as F
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, LlamaConfig, LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 from fastcore.basics import patch
 from .core import cache_dir, pick_device, default_dtype, register_generator
 
 # %% auto #0
 __all__ = ['SMOLLM2', 'SMOLLM2_GGUF', 'SMOLLM2_HUB', 'HUB_PINS', 'ALIASES', 'GeneratorError', 'smollm2_dir', 'tiny_model',
-           'generator_source', 'pack_rows', 'packing_pays', 'Generator', 'weights_sha256', 'load_generator']
+           'generator_source', 'pack_rows', 'packing_pays', 'Generator', 'weights_sha256', 'load_generator',
+           'shared_head']
 
 # %% ../nbs/10_generator.ipynb #eb31bb7a
 class GeneratorError(ValueError): "Bad input to the Generator; the message says what to do instead."
@@ -248,35 +249,44 @@ def pad(self: Generator, id_lists: list[list[int]]) -> tuple[torch.Tensor, torch
 # %% ../nbs/10_generator.ipynb #fec860aa
 @patch
 def target_logits(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor,
-                  pack: int = 0, prefix_mask: torch.Tensor | None = None) -> torch.Tensor:
+                  pack: int = 0, prefix_mask: torch.Tensor | None = None,
+                  head: list | None = None) -> torch.Tensor:
     """Logits at target positions only: prefix (B, P, d), ids/mask (B, T) → (N, V) float, N = mask.sum(), in
     the order of `ids[mask]`. `pack` > 0 lays the sequences end to end in rows of about `pack` positions (see
     `pack_rows`). `prefix_mask` (B, P) bool: prefixes of several lengths, left-padded (`around`); each row's
-    positions count from its first real one, so it computes what it would alone."""
-    if pack and prefix_mask is not None:
-        raise GeneratorError("target_logits: pack and prefix_mask do not combine: pass pack=0 for "
+    positions count from its first real one, so it computes what it would alone. `head`: H token ids every
+    row reads before its prefix (a frozen frame's start), their keys and values from `head_kv`."""
+    if pack and (prefix_mask is not None or head):
+        raise GeneratorError("target_logits: pack does not combine with prefix_mask or head: pass pack=0 for "
                              "left-padded prefixes")
     if pack: return self._packed_target_logits(prefix, ids, mask, pack)
     B, P, _ = prefix.shape
     x = torch.cat([prefix.to(self.dtype), self.embed(ids)], 1)                     # (B, P+T, d)
     pm = torch.ones(B, P, dtype=torch.long, device=self.device) if prefix_mask is None else prefix_mask.long()
     attn = torch.cat([pm.to(self.device), mask.long()], 1)                          # (B, P+T)
-    pos = None if prefix_mask is None else (attn.cumsum(1) - 1).clamp(min=0)        # (B, P+T)
-    h = self.base(inputs_embeds=x, attention_mask=attn, position_ids=pos,
-                  use_cache=False).last_hidden_state                                # (B, P+T, d)
+    H = len(head) if head else 0
+    pos = None if prefix_mask is None and not H else H + (attn.cumsum(1) - 1).clamp(min=0)   # (B, P+T)
+    kv = {}
+    if H:                                       # the head's keys and values, shared by every row (no copy)
+        kv = {_cache_arg(self.base): DynamicCache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1))
+                                                   for k, v in self.head_kv(head)])}
+        attn = torch.cat([attn.new_ones(B, H), attn], 1)                            # (B, H+P+T)
+    h = self.base(inputs_embeds=x, attention_mask=attn, position_ids=pos, use_cache=bool(H),
+                  **kv).last_hidden_state                                          # (B, P+T, d)
     # (N, V) from the states that predict targets
     return self.head(h[:, P - 1:-1][mask]).float()
 
 @patch
 def target_loss(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor,
-                pack: int = 0, prefix_mask: torch.Tensor | None = None) -> dict:
+                pack: int = 0, prefix_mask: torch.Tensor | None = None, head: list | None = None) -> dict:
     """Teacher-forced loss of targets after continuous prefixes.
     prefix (B, P, d), ids/mask (B, T) → per-example mean CE `loss` (B,), token accuracy `acc` (B,), `exact`
     (B,) bool: every target token is the argmax (so greedy decoding reproduces the target). `pack` > 0
     computes the same without padding (rows of about `pack` positions): faster on batches of mixed lengths.
-    `prefix_mask`: left-padded prefixes of several lengths (see `target_logits`)."""
+    `prefix_mask`: left-padded prefixes of several lengths; `head`: a token head every row reads first (see
+    `target_logits`)."""
     B = prefix.shape[0]
-    logits = self.target_logits(prefix, ids, mask, pack, prefix_mask)               # (N, V)
+    logits = self.target_logits(prefix, ids, mask, pack, prefix_mask, head)         # (N, V)
     tgt = ids[mask]
     ce = F.cross_entropy(logits, tgt, reduction="none")                             # (N,)
     hit = (logits.argmax(-1) == tgt).float()
@@ -307,6 +317,30 @@ def around(self: Generator, middle: torch.Tensor, before: torch.Tensor, bmask: t
     x, m = x.gather(1, order[..., None].expand_as(x)), m.gather(1, order)
     P = int(m.sum(1).max())
     return x[:, -P:], m[:, -P:]
+
+# %% ../nbs/10_generator.ipynb #gen0head
+def _cache_arg(base) -> str:
+    "The keyword a transformers model takes a KV cache under: `cache` (transformers 5) or `past_key_values`."
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+@patch
+def head_kv(self: Generator, head: list) -> list:
+    """The keys and values of H token ids every row reads first → per layer (k, v), each (1, kv_heads, H,
+    head_dim): computed without gradient once per head, dtype and device, and kept (the Generator is
+    frozen; a few heads at a time)."""
+    key = (tuple(head), str(self.dtype), str(self.device))
+    memo = self.__dict__.setdefault("_head_kvs", {})
+    if key not in memo:
+        if len(memo) >= 8: memo.clear()
+        with torch.no_grad():
+            out = self.base(inputs_embeds=self.embed(list(head))[None], use_cache=True)
+        memo[key] = [(k, v) for k, v, *_ in out[1]]                 # out[1]: the cache, by either name
+    return memo[key]
+
+def shared_head(before: torch.Tensor, bmask: torch.Tensor) -> int:
+    "How many leading tokens of `before` (B, Tb) (right-padded, `bmask`) every row holds, and holds alike."
+    same = bmask.all(0) & (before == before[:1]).all(0)                              # (Tb,)
+    return int(same.long().cumprod(0).sum())
 
 # %% ../nbs/10_generator.ipynb #05ec0e9c
 @patch
