@@ -267,7 +267,7 @@ def target_logits(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask
     H = len(head) if head else 0
     pos = None if prefix_mask is None and not H else H + (attn.cumsum(1) - 1).clamp(min=0)   # (B, P+T)
     kv = {}
-    if H:                                       # the head's keys and values, shared by every row (no copy)
+    if H:                                       # the head's keys and values: one computation, B views
         kv = {_cache_arg(self.base): DynamicCache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1))
                                                    for k, v in self.head_kv(head)])}
         attn = torch.cat([attn.new_ones(B, H), attn], 1)                            # (B, H+P+T)
