@@ -18,7 +18,7 @@ from .core import cache_dir, pick_device, default_dtype, register_generator
 # %% auto #0
 __all__ = ['SMOLLM2', 'SMOLLM2_GGUF', 'SMOLLM2_HUB', 'HUB_PINS', 'ALIASES', 'GeneratorError', 'smollm2_dir', 'tiny_model',
            'generator_source', 'pack_rows', 'packing_pays', 'Generator', 'weights_sha256', 'load_generator',
-           'shared_head']
+           'shared_head', 'split_head']
 
 # %% ../nbs/10_generator.ipynb #eb31bb7a
 class GeneratorError(ValueError): "Bad input to the Generator; the message says what to do instead."
@@ -250,13 +250,15 @@ def pad(self: Generator, id_lists: list[list[int]]) -> tuple[torch.Tensor, torch
 @patch
 def target_logits(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor,
                   pack: int = 0, prefix_mask: torch.Tensor | None = None,
-                  head: list | None = None) -> torch.Tensor:
+                  head=None) -> torch.Tensor:
     """Logits at target positions only: prefix (B, P, d), ids/mask (B, T) → (N, V) float, N = mask.sum(), in
     the order of `ids[mask]`. `pack` > 0 lays the sequences end to end in rows of about `pack` positions (see
     `pack_rows`). `prefix_mask` (B, P) bool: prefixes of several lengths, left-padded (`around`); each row's
-    positions count from its first real one, so it computes what it would alone. `head`: H token ids every
-    row reads before its prefix (a frozen frame's start), their keys and values from `head_kv`."""
-    if pack and (prefix_mask is not None or head):
+    positions count from its first real one, so it computes what it would alone. `head`: H token ids or (H, d)
+    embeddings every row reads before its prefix (a frozen frame's start), their keys and values from
+    `head_kv`."""
+    H = 0 if head is None else len(head)
+    if pack and (prefix_mask is not None or H):
         raise GeneratorError("target_logits: pack does not combine with prefix_mask or head: pass pack=0 for "
                              "left-padded prefixes")
     if pack: return self._packed_target_logits(prefix, ids, mask, pack)
@@ -264,12 +266,10 @@ def target_logits(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask
     x = torch.cat([prefix.to(self.dtype), self.embed(ids)], 1)                     # (B, P+T, d)
     pm = torch.ones(B, P, dtype=torch.long, device=self.device) if prefix_mask is None else prefix_mask.long()
     attn = torch.cat([pm.to(self.device), mask.long()], 1)                          # (B, P+T)
-    H = len(head) if head else 0
     pos = None if prefix_mask is None and not H else H + (attn.cumsum(1) - 1).clamp(min=0)   # (B, P+T)
     kv = {}
     if H:                                       # the head's keys and values: one computation, B views
-        kv = {_cache_arg(self.base): DynamicCache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1))
-                                                   for k, v in self.head_kv(head)])}
+        kv = self._head_cache(head, B)
         attn = torch.cat([attn.new_ones(B, H), attn], 1)                            # (B, H+P+T)
     h = self.base(inputs_embeds=x, attention_mask=attn, position_ids=pos, use_cache=bool(H),
                   **kv).last_hidden_state                                          # (B, P+T, d)
@@ -278,7 +278,7 @@ def target_logits(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask
 
 @patch
 def target_loss(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor,
-                pack: int = 0, prefix_mask: torch.Tensor | None = None, head: list | None = None) -> dict:
+                pack: int = 0, prefix_mask: torch.Tensor | None = None, head=None) -> dict:
     """Teacher-forced loss of targets after continuous prefixes.
     prefix (B, P, d), ids/mask (B, T) → per-example mean CE `loss` (B,), token accuracy `acc` (B,), `exact`
     (B,) bool: every target token is the argmax (so greedy decoding reproduces the target). `pack` > 0
@@ -298,9 +298,9 @@ def target_loss(self: Generator, prefix: torch.Tensor, ids: torch.Tensor, mask: 
     return dict(loss=loss, acc=acc, exact=acc >= 1.0)
 
 @patch
-def score(self: Generator, prefix: torch.Tensor, texts: list[str]) -> dict:
-    "`target_loss` for target texts (EOS appended)."
-    return self.target_loss(prefix, *self.pad([self.token_ids(t) for t in texts]))
+def score(self: Generator, prefix: torch.Tensor, texts: list[str], head=None) -> dict:
+    "`target_loss` for target texts (EOS appended), after a shared `head` when given."
+    return self.target_loss(prefix, *self.pad([self.token_ids(t) for t in texts]), head=head)
 
 # %% ../nbs/10_generator.ipynb #gen0arnd
 @patch
@@ -324,23 +324,43 @@ def _cache_arg(base) -> str:
     return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 @patch
-def head_kv(self: Generator, head: list) -> list:
-    """The keys and values of H token ids every row reads first → per layer (k, v), each (1, kv_heads, H,
-    head_dim): computed without gradient once per head, dtype and device, and kept (the Generator is
-    frozen; a few heads at a time)."""
-    key = (tuple(head), str(self.dtype), str(self.device))
+def head_kv(self: Generator, head) -> list:
+    """The keys and values of a head every row reads first — H token ids, or (H, d) embeddings — → per layer
+    (k, v), each (1, kv_heads, H, head_dim): computed without gradient once per head, dtype and device, and
+    kept (the Generator is frozen; a few heads at a time)."""
+    emb = torch.is_tensor(head) and head.is_floating_point()
+    ident = hashlib.sha256(head.detach().float().cpu().numpy().tobytes()).hexdigest() if emb else \
+        tuple(int(t) for t in head)
+    key = (ident, str(self.dtype), str(self.device))
     memo = self.__dict__.setdefault("_head_kvs", {})
     if key not in memo:
         if len(memo) >= 8: memo.clear()
+        x = head.to(self.device, self.dtype) if emb else self.embed(list(key[0]))
         with torch.no_grad():
-            out = self.base(inputs_embeds=self.embed(list(head))[None], use_cache=True)
+            out = self.base(inputs_embeds=x[None], use_cache=True)
         memo[key] = [(k, v) for k, v, *_ in out[1]]                 # out[1]: the cache, by either name
     return memo[key]
 
-def shared_head(before: torch.Tensor, bmask: torch.Tensor) -> int:
-    "How many leading tokens of `before` (B, Tb) (right-padded, `bmask`) every row holds, and holds alike."
-    same = bmask.all(0) & (before == before[:1]).all(0)                              # (Tb,)
-    return int(same.long().cumprod(0).sum())
+@patch
+def _head_cache(self: Generator, head, B: int) -> dict:
+    "A fresh KV cache holding `head_kv(head)` for B rows (expanded views), as the model's keyword takes it."
+    return {_cache_arg(self.base): DynamicCache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1))
+                                                 for k, v in self.head_kv(head)])}
+
+def shared_head(before: torch.Tensor, bmask: torch.Tensor | None = None) -> int:
+    """How many leading positions every row of `before` holds alike: token ids (B, Tb), right-padded with
+    `bmask`, or prefixes (B, P, d) of one length (then at most P - 1: a row's last position must stay its own)."""
+    same = (before == before[:1])                                                    # (B, Tb[, d])
+    if same.ndim == 3: same = same.all(-1)
+    same = same.all(0) & (bmask.all(0) if bmask is not None else True)             # (Tb,)
+    n = int(same.long().cumprod(0).sum())
+    return min(n, before.shape[1] - 1) if before.ndim == 3 else n
+
+def split_head(x: torch.Tensor, min_len: int = 16) -> tuple:
+    """Prefixes (B, P, d) of one length → (the head every row shares, (H, d), or None; the rows after it,
+    (B, P - H, d)). A head shorter than `min_len` (an STM's mode) stays in the rows; one row shares nothing."""
+    h = shared_head(x) if len(x) > 1 else 0
+    return (x[0, :h], x[:, h:]) if h >= min_len else (None, x)
 
 # %% ../nbs/10_generator.ipynb #05ec0e9c
 @patch
@@ -380,11 +400,14 @@ def _packed_target_logits(self: Generator, prefix, ids, mask, capacity):
 # %% ../nbs/10_generator.ipynb #f1ee028d
 @patch
 def generate_ids(self: Generator, prefix: torch.Tensor, max_new_tokens: int = 32,
-                 attention_mask=None) -> list[list[int]]:
-    "Batched greedy continuation of prefixes (B, P, d); returns new token ids per row, cut at EOS."
+                 attention_mask=None, head=None) -> list[list[int]]:
+    """Batched greedy continuation of prefixes (B, P, d); returns new token ids per row, cut at EOS. `head`:
+    what every row reads before its prefix (token ids or (H, d)), from cached keys and values."""
     B = prefix.shape[0]
     am = attention_mask
     if am is None: am = torch.ones(B, prefix.shape[1], dtype=torch.long, device=self.device)
+    if head is not None and len(head): return self._greedy_after_head(prefix, am.to(self.device), head,
+                                                                      max_new_tokens)
     with torch.no_grad():
         out = self.model.generate(inputs_embeds=prefix.to(self.dtype), attention_mask=am,
                                   max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=self.pad_id,
@@ -392,9 +415,32 @@ def generate_ids(self: Generator, prefix: torch.Tensor, max_new_tokens: int = 32
     return [r[:r.index(self.eos_id)] if self.eos_id in r else r for r in out.tolist()]
 
 @patch
-def generate(self: Generator, prefix: torch.Tensor, max_new_tokens: int = 32) -> list[str]:
-    "Batched greedy decoding from STMs/prefixes (B, P, d) → texts."
-    return [self.tok.decode(r, skip_special_tokens=True) for r in self.generate_ids(prefix, max_new_tokens)]
+def generate(self: Generator, prefix: torch.Tensor, max_new_tokens: int = 32, head=None) -> list[str]:
+    "Batched greedy decoding from STMs/prefixes (B, P, d), after a shared `head` when given → texts."
+    return [self.tok.decode(r, skip_special_tokens=True)
+            for r in self.generate_ids(prefix, max_new_tokens, head=head)]
+
+@patch
+@torch.no_grad()
+def _greedy_after_head(self: Generator, prefix, am, head, max_new_tokens: int) -> list[list[int]]:
+    """`generate_ids` after a head read from `head_kv`: prefix (B, P, d) with its mask (B, P) (left-padded
+    rows allowed), positions continuing after the head; per-row state in tensors, one host read per step."""
+    B = prefix.shape[0]
+    kv = self._head_cache(head, B)
+    H = kv[_cache_arg(self.base)].get_seq_length()
+    attn = torch.cat([am.new_ones(B, H), am.long()], 1)                              # (B, H+P)
+    pos = H + (am.long().cumsum(1) - 1).clamp(min=0)                                 # (B, P)
+    x, out = prefix.to(self.dtype), torch.full((B, max_new_tokens), self.pad_id, device=self.device)
+    done = torch.zeros(B, dtype=torch.bool, device=self.device)
+    for t in range(max_new_tokens):
+        h = self.base(inputs_embeds=x, attention_mask=attn, position_ids=pos, use_cache=True, **kv)
+        nxt = self.head(h.last_hidden_state[:, -1]).argmax(-1)                      # (B,)
+        nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
+        out[:, t], done = nxt, done | (nxt == self.eos_id)
+        if bool(done.all()): break
+        x, pos = self.embed(nxt)[:, None], pos[:, -1:] + 1
+        attn = torch.cat([attn, attn.new_ones(B, 1)], 1)
+    return [r[:r.index(self.eos_id)] if self.eos_id in r else r for r in out.tolist()]
 
 # %% ../nbs/10_generator.ipynb #42fd1262
 @patch

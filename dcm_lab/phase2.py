@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from .core import index_groups, stable_seed, read_manifest, ManifestError
 from .data import load_pairs
-from .generator import Generator, load_generator
+from .generator import Generator, load_generator, split_head
 from .targets import TargetConfig, notebook_config
 from .store import ensure_targets, load_targets
 from .diffusion import (Diffuser, DiffuserConfig, Normalizer, TrainConfig, CheckpointError,
@@ -231,13 +231,15 @@ def open_phase2(gen, report_dir, cfg: Phase2Config | None = None, progress: bool
 
 # %% ../nbs/35_phase2.ipynb #df8f114b
 @torch.no_grad()
-def score_prefixes(gen: Generator, prefixes: list, answers: list[str], max_new_tokens: int = 24) -> dict:
-    "prefixes: list of (P_i, d) → per-example A loss and greedy answer."
+def score_prefixes(gen: Generator, prefixes: list, answers: list[str], max_new_tokens: int = 24,
+                   min_head: int = 16) -> dict:
+    """prefixes: list of (P_i, d) → per-example A loss and greedy answer. What every row of a batch reads
+    first (the answer frame's start, ≥ `min_head` positions) is read once, from cached keys and values."""
     loss, preds = [math.nan] * len(prefixes), [""] * len(prefixes)
     for idx in index_groups([p.shape[0] for p in prefixes]).values():   # prefixes of one length share a batch
-        x = torch.stack([prefixes[i] for i in idx]).to(gen.device)
-        l = gen.score(x, [answers[i] for i in idx])["loss"].tolist()
-        g = gen.generate(x, max_new_tokens=max_new_tokens)
+        head, x = split_head(torch.stack([prefixes[i] for i in idx]).to(gen.device), min_head)
+        l = gen.score(x, [answers[i] for i in idx], head=head)["loss"].tolist()
+        g = gen.generate(x, max_new_tokens=max_new_tokens, head=head)
         for j, i in enumerate(idx): loss[i], preds[i] = l[j], g[j].strip()
     return dict(loss=loss, pred=preds)
 

@@ -22,6 +22,7 @@ from .evaluation import (METHODS, EvalConfig, evaluate_method, method_prefixes, 
                                 text_prefix_ids, shots_for, distill_content, ANSWER_INSTRUCTION, FEW_SHOT,
                                 beside_parts, reads_beside)
 from .diagnostics import matched_cosine, knn_agreement
+from .generator import split_head
 from .targets import notebook_config
 from .store import ensure_targets
 from .diffusion import (DiffusionData, Normalizer, train_diffuser, load_diffuser, diffuser_recipe,
@@ -162,8 +163,9 @@ def full_context_answers(gen, pairs: list, max_new_tokens: int = 24) -> dict:
     groups, preds = defaultdict(list), [""] * len(pairs)
     for i, x in enumerate(pre): groups[x.shape[0]].append(i)
     for idx in groups.values():
-        for j, t in zip(idx, gen.generate(torch.stack([pre[i] for i in idx]).to(gen.device),
-                                          max_new_tokens=max_new_tokens)):
+        # the answer frame's start every row reads: once, from cached keys and values
+        head, x = split_head(torch.stack([pre[i] for i in idx]).to(gen.device))
+        for j, t in zip(idx, gen.generate(x, max_new_tokens=max_new_tokens, head=head)):
             preds[j] = t.strip()
     golds = [p.answer for p in pairs]
     return dict(preds=preds, answers=[extract_answer(t) for t in preds], items=per_example(preds, golds),
