@@ -12,7 +12,7 @@ from typing import Callable
 from .core import index_groups
 import numpy as np, torch, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .generator import Generator
+from .generator import Generator, split_head
 from .metrics import (per_example, bootstrap_ci, extract_answer, normalize_answer, paired_ratio_ci,
                              paired_diff_ci)
 from .encoder import input_embeddings
@@ -125,13 +125,13 @@ def text_prefix_ids(gen: Generator, p, content_ids: list[int] | None = None) -> 
 def teacher_logprobs(gen: Generator, pairs: list) -> torch.Tensor:
     """The full-context Generator's (answer frame + whole prompt) log-probabilities at each gold-answer token,
     pairs concatenated in order: (N_tok, V). Prompts of one length share a forward (no padding, so the values
-    do not depend on the batch)."""
+    do not depend on the batch); the answer frame's start they share is read once (`split_head`)."""
     prompts, answers = [text_prefix_ids(gen, p) for p in pairs], [gen.token_ids(p.answer) for p in pairs]
     out = [None] * len(pairs)
     for rows in index_groups(map(len, prompts)).values():
+        head, x = split_head(gen.embed([prompts[i] for i in rows]))
         # (n_tok, V), row by row
-        lp = gen.target_logits(gen.embed([prompts[i] for i in rows]),
-                               *gen.pad([answers[i] for i in rows])).log_softmax(-1)
+        lp = gen.target_logits(x, *gen.pad([answers[i] for i in rows]), head=head).log_softmax(-1)
         for i, part in zip(rows, lp.split([len(answers[i]) for i in rows])): out[i] = part
     return torch.cat(out)
 
