@@ -1,5 +1,5 @@
-"""The answer frame's start read from cached keys and values (`Generator.head_kv`) against the frame recomputed
-in every forward — ratios from one run, for the question-beside training step and for the evaluation's reading.
+"""The answer frame's start read from cached keys and values (`Generator.head_kv`) against the frame
+recomputed in every forward — ratios from one run, for the question-beside training step and for the evaluation's reading.
 
     .venv/bin/python benchmarks/bench_frame_cache.py [--rows 8] [--K 4] [--repeats 5] [--eval-n 32] [--device auto]
 
@@ -8,12 +8,16 @@ the question ; frame end] → the Generator's answer loss, forward and backward 
 the same loss (printed) and gradient; the frame is SmolLM2's answer frame with the lab's few-shot turns.
 The evaluation part scores and greedily answers --eval-n facts under `full_context` through `score_prefixes`,
 with the frame's start split off each batch (`split_head`) and without, and counts the answers that agree.
+The teacher part computes the full-context teacher's log-probabilities on the gold answers of the same facts
+(`teacher_logprobs`, what distillation targets and the per-item distillation oracle start from), both ways.
 """
 import argparse, time, json
 import torch
 from dcm_lab.generator import load_generator
 from dcm_lab.data import load_pairs
-from dcm_lab.evaluation import beside_parts, method_prefixes, EvalConfig
+from dcm_lab.core import index_groups
+from dcm_lab.evaluation import (beside_parts, method_prefixes, EvalConfig, teacher_logprobs,
+                                   text_prefix_ids)
 from dcm_lab.diffusion import generator_loss
 from dcm_lab.phase2 import score_prefixes
 
@@ -60,6 +64,7 @@ def main():
                seconds_cached=round(t_head, 4), speedup=round(t_full / t_head, 2),
                max_loss_difference=float((l_full - l_head).abs().max()))
     out.update(_evaluation(gen, a.eval_n))
+    out.update(_teacher(gen, a.eval_n))
     print(json.dumps(out, indent=1))
 
 
@@ -76,6 +81,30 @@ def _evaluation(gen, n: int) -> dict:
     return dict(eval_items=n, eval_seconds_recomputed=round(t1 - t0, 3), eval_seconds_cached=round(t2 - t1, 3),
                 eval_speedup=round((t1 - t0) / (t2 - t1), 2), eval_answers_equal=sum(
                     a == b for a, b in zip(full["pred"], head["pred"])), eval_max_loss_difference=dl)
+
+
+@torch.no_grad()
+def _teacher_recomputed(gen, pairs) -> torch.Tensor:
+    "teacher_logprobs as it was before the frame cache: every prompt's whole frame in each forward."
+    prompts, answers = [text_prefix_ids(gen, p) for p in pairs], [gen.token_ids(p.answer) for p in pairs]
+    out = [None] * len(pairs)
+    for rows in index_groups(map(len, prompts)).values():
+        lp = gen.target_logits(gen.embed([prompts[i] for i in rows]),
+                               *gen.pad([answers[i] for i in rows])).log_softmax(-1)
+        for i, part in zip(rows, lp.split([len(answers[i]) for i in rows])): out[i] = part
+    return torch.cat(out)
+
+
+def _teacher(gen, n: int) -> dict:
+    "The distillation teacher's log-probabilities on n facts' gold answers, cached frame start and not."
+    pairs = load_pairs("facts", limit=n, shuffle=True, seed=1)
+    teacher_logprobs(gen, pairs[:2])                                   # warm-up
+    t0 = time.perf_counter(); full = _teacher_recomputed(gen, pairs)
+    t1 = time.perf_counter(); head = teacher_logprobs(gen, pairs)
+    t2 = time.perf_counter()
+    return dict(teacher_seconds_recomputed=round(t1 - t0, 3), teacher_seconds_cached=round(t2 - t1, 3),
+                teacher_speedup=round((t1 - t0) / (t2 - t1), 2),
+                teacher_max_logprob_difference=float((full - head).abs().max()))
 
 
 if __name__ == "__main__":
