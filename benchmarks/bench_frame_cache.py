@@ -1,5 +1,6 @@
 """The answer frame's start read from cached keys and values (`Generator.head_kv`) against the frame
-recomputed in every forward — ratios from one run, for the question-beside training step and for the evaluation's reading.
+recomputed in every forward — ratios from one run, for the question-beside training step, the evaluation's
+reading and the distillation teacher.
 
     .venv/bin/python benchmarks/bench_frame_cache.py [--rows 8] [--K 4] [--repeats 5] [--eval-n 32] [--device auto]
 
