@@ -2,7 +2,8 @@
 recomputed in every forward — ratios from one run, for the question-beside training step, the evaluation's
 reading and the distillation teacher.
 
-    .venv/bin/python benchmarks/bench_frame_cache.py [--rows 8] [--K 4] [--repeats 5] [--eval-n 32] [--device auto]
+    .venv/bin/python benchmarks/bench_frame_cache.py [--rows 8] [--K 4] [--repeats 5] [--eval-n 32] \
+        [--device auto]
 
 One step is what `diffusion.generator_loss` does for the beside reading: [frame start ; A_mode ; K content slots ;
 the question ; frame end] → the Generator's answer loss, forward and backward into the content. Both paths give
