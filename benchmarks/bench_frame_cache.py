@@ -5,9 +5,10 @@ reading and the distillation teacher.
     .venv/bin/python benchmarks/bench_frame_cache.py [--rows 8] [--K 4] [--repeats 5] [--eval-n 32] \
         [--device auto]
 
-One step is what `diffusion.generator_loss` does for the beside reading: [frame start ; A_mode ; K content slots ;
-the question ; frame end] → the Generator's answer loss, forward and backward into the content. Both paths give
-the same loss (printed) and gradient; the frame is SmolLM2's answer frame with the lab's few-shot turns.
+One step is what `diffusion.generator_loss` does for the beside reading: [frame start ; A_mode ; K content
+slots ; the question ; frame end] → the Generator's answer loss, forward and backward into the content. Both
+paths give the same loss (printed) and gradient; the frame is SmolLM2's answer frame with the lab's few-shot
+turns.
 The evaluation part scores and greedily answers --eval-n facts under `full_context` through `score_prefixes`,
 with the frame's start split off each batch (`split_head`) and without, and counts the answers that agree.
 The teacher part computes the full-context teacher's log-probabilities on the gold answers of the same facts
@@ -43,7 +44,7 @@ def main():
     a = ap.parse_args()
     gen = load_generator("smollm2", device=a.device); dev = gen.device
     pairs = load_pairs("facts", limit=a.rows, shuffle=True, seed=0)
-    parts = [beside_parts(gen, p) for p in pairs]                   # (frame start, question, frame end) per row
+    parts = [beside_parts(gen, p) for p in pairs]          # (frame start, question, frame end) per row
     before = gen.pad([b for b, _, _ in parts]); after = gen.pad([q + e for _, q, e in parts])
     ids, mask = gen.pad([gen.token_ids(p.answer) for p in pairs])
     content = (torch.randn(a.rows, a.K, gen.d, device=dev) * gen.E.float().std()).requires_grad_()
@@ -80,7 +81,8 @@ def _evaluation(gen, n: int) -> dict:
     t1 = time.perf_counter(); head = score_prefixes(gen, pre, golds)
     t2 = time.perf_counter()
     dl = max(abs(a - b) for a, b in zip(full["loss"], head["loss"]))
-    return dict(eval_items=n, eval_seconds_recomputed=round(t1 - t0, 3), eval_seconds_cached=round(t2 - t1, 3),
+    return dict(eval_items=n, eval_seconds_recomputed=round(t1 - t0, 3),
+                eval_seconds_cached=round(t2 - t1, 3),
                 eval_speedup=round((t1 - t0) / (t2 - t1), 2), eval_answers_equal=sum(
                     a == b for a, b in zip(full["pred"], head["pred"])), eval_max_loss_difference=dl)
 

@@ -349,7 +349,8 @@ def _head_cache(self: Generator, head, B: int) -> dict:
 
 def shared_head(before: torch.Tensor, bmask: torch.Tensor | None = None) -> int:
     """How many leading positions every row of `before` holds alike: token ids (B, Tb), right-padded with
-    `bmask`, or prefixes (B, P, d) of one length (then at most P - 1: a row's last position must stay its own)."""
+    `bmask`, or prefixes (B, P, d) of one length (then at most P - 1: a row's last position must stay its
+    own)."""
     same = (before == before[:1])                                                    # (B, Tb[, d])
     if same.ndim == 3: same = same.all(-1)
     same = same.all(0) & (bmask.all(0) if bmask is not None else True)             # (Tb,)
@@ -358,7 +359,8 @@ def shared_head(before: torch.Tensor, bmask: torch.Tensor | None = None) -> int:
 
 def split_head(x: torch.Tensor, min_len: int = 16) -> tuple:
     """Prefixes (B, P, d) of one length → (the head every row shares, (H, d), or None; the rows after it,
-    (B, P - H, d)). A head shorter than `min_len` (an STM's mode) stays in the rows; one row shares nothing."""
+    (B, P - H, d)). A head shorter than `min_len` (an STM's mode) stays in the rows; one row shares
+    nothing."""
     h = shared_head(x) if len(x) > 1 else 0
     return (x[0, :h], x[:, h:]) if h >= min_len else (None, x)
 

@@ -428,8 +428,9 @@ def answer_versus(run_dir, method: str, where: str | None = None) -> str:
     from dcm_lab.evaluation import paired_differences  # local: torch loads with it
     run_dir, out = Path(run_dir), []
     arms = (_read(run_dir, "answer.json") or {}).get("arms", [])
-    if not arms: raise RunError(f"{run_dir}/answer.json is missing or holds no arm: run `dcm-lab run --profile "
-                                "study` first")
+    if not arms:
+        raise RunError(f"{run_dir}/answer.json is missing or holds no arm: run `dcm-lab run --profile "
+                       "study` first")
     for a in arms:
         f = run_dir/"study"/f"{a['arm']}-results.json"
         if not f.is_file(): raise RunError(f"{f} is missing: the per-item results of arm {a['arm']!r}")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch, yaml
 from safetensors.torch import load as _st_load, save as _st_save
-from .core import (atomic_write_bytes, atomic_write_json, read_json, run_record, folder_lock, cache_dir,
-                          stable_seed)
+from .core import (atomic_write_bytes, atomic_write_json, read_json, run_record, folder_lock,
+                          cache_dir, stable_seed)
 from .generator import Generator, GeneratorError, load_generator
 from .data import QAPair, load_pairs
 from .targets import (Item, Segment, TargetConfig, TargetOptimizer, greedy_and_baseline,

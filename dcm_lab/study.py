@@ -435,8 +435,8 @@ def _study_texts(train_ids: list, cond_text: dict, reading: str, beside: dict | 
     if reading != "beside": return [cond_text[i] for i in train_ids]
     if missing := [i for i in train_ids if i not in (beside or {})]:
         raise ValueError(f"study_diffuser: reading='beside' needs beside_inputs(gen, pairs) for every "
-                         f"training id; {len(missing)} have none (e.g. {missing[0]!r}): items without a passage (the "
-                         "closed-book arm) cannot be read beside their question")
+                         f"training id; {len(missing)} have none (e.g. {missing[0]!r}): items without a "
+                         "passage (the closed-book arm) cannot be read beside their question")
     return [beside[i][0] for i in train_ids]
 
 def _with_frame(gen, data: DiffusionData, around: list) -> DiffusionData:
