@@ -1,0 +1,161 @@
+"""Does the Generator's answer loss alone, with no Phase 1a target, carry held-out closed-book questions,
+and does it carry more of them, unseen answers included, when it trains on more facts? Issue #26: "an
+objective through the Generator needs no Phase 1a target per item, so it can train on every fact the screen
+keeps".
+
+The study's closed-book arm: the same pool, screen and split (`closed_book_pool`, `screen_select` at the
+study profile's cap, `split_study`: the same held-out items). Then more candidates of each relation are
+screened past the cap, and those the full context answers join training only. A one-step map from the
+Generator's states (layer --layer, inside the answer frame: the study's `hidden` encoder) to K content slots
+is trained through the frozen Generator's answer loss alone (regress_weight 0, no c*), once on the study's
+training items and once on the larger set, with the same steps. Every row is read on the same held-out items
+with the study's gold-free reading: the full context, the answer prior of each training set, each map and
+its null condition; paired differences per item with bootstrap intervals and the unseen-answer column
+(`arm_table`). A one-step map from zeros is deterministic, so each is read once.
+
+    .venv/bin/python scripts/answer_only_scale.py [--max-screen 400] [--steps 1500] [--out DIR]
+    .venv/bin/python scripts/answer_only_scale.py --smoke    # tiny sizes on the lab's facts: the path only
+
+Writes DIR/answer_only_scale.json (config, sizes, table, paired differences, wall times); prints the table.
+"""
+import argparse, dataclasses, hashlib, json, time
+from pathlib import Path
+import torch
+from dcm_lab.core import atomic_write_json, cache_dir, stable_seed
+from dcm_lab.generator import load_generator
+from dcm_lab.evaluation import EvalConfig, answer_frame, paired_differences
+from dcm_lab.encoders import make_encoder
+from dcm_lab.diffusion import (DiffusionData, Normalizer, conditions, diffuser_recipe, load_diffuser,
+                               train_diffuser, with_texts)
+from dcm_lab.study import (STUDY_RELATIONS, arm_table, bigbench_json, closed_book_pool, evaluate_arm,
+                           screen_select, split_study)
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cap", type=int, default=40, help="the study's items kept per relation (its split)")
+    ap.add_argument("--study-max-screen", type=int, default=200, help="the study's candidates per relation")
+    ap.add_argument("--max-screen", type=int, default=400, help="candidates per relation for the extra facts")
+    ap.add_argument("--min-rate", type=float, default=0.15, help="the study's give-up rate of a relation")
+    ap.add_argument("--held", type=int, default=150, help="held-out items (the study's)")
+    ap.add_argument("--K", type=int, default=4)
+    ap.add_argument("--layer", type=int, default=-1, help="the Generator's hidden state read (-1: the last)")
+    ap.add_argument("--steps", type=int, default=1500, help="optimiser steps of each map")
+    ap.add_argument("--generator-batch", type=int, default=8, help="rows of each batch the Generator reads")
+    ap.add_argument("--width", type=int, default=256); ap.add_argument("--depth", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=64); ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--fit", type=int, default=50, help="training items each map is also read on")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="reports/answer-only-scale")
+    ap.add_argument("--smoke", action="store_true", help="the tiny model on the lab's facts, a few steps")
+    a = ap.parse_args()
+    for k in ("cap", "study_max_screen", "max_screen", "held", "K", "steps", "width", "depth", "batch"):
+        if getattr(a, k) < 1: raise SystemExit(f"--{k.replace('_', '-')} must be ≥ 1, got {getattr(a, k)}")
+    if a.max_screen < a.study_max_screen:
+        raise SystemExit(f"--max-screen {a.max_screen} < --study-max-screen {a.study_max_screen}: the extra "
+                         "screen reads past the study's, so give it at least as many candidates")
+    if a.smoke:       # SmolLM2 on three relations of the lab's facts, tiny sizes: the path, not a result
+        a.cap, a.study_max_screen, a.max_screen, a.held, a.steps, a.fit = 8, 12, 24, 6, 4, 4
+        a.width, a.depth, a.batch, a.out = 32, 1, 8, str(Path(a.out)/"smoke")
+    return a
+
+
+def items(gen, a) -> dict:
+    """The study's screened split, then extra screened facts past its cap (training only) → sets and counts.
+    Screen verdicts are the study's cache (data/cache/study): a study run reads them, and this reads its."""
+    pool, _ = closed_book_pool(None if a.smoke else bigbench_json("wikidata"),
+                               STUDY_RELATIONS[:3] if a.smoke else STUDY_RELATIONS, a.seed)
+    kept, _, _ = screen_select(gen, pool, a.cap, a.study_max_screen, chunk=128, min_rate=a.min_rate)
+    train, held, unseen = split_study(kept, a.held, a.seed)
+    more, report, _ = screen_select(gen, pool, 10**9, a.max_screen, chunk=128, min_rate=a.min_rate)
+    held_q = {p.question for p in held} | {p.id for p in held}
+    extra = [p for p in more if p.id not in {q.id for q in kept} and p.question not in held_q]
+    big = train + extra
+    seen = {p.answer.lower() for p in big}
+    return dict(train=train, big=big, held=held, unseen=unseen, screened=int(report.screened.sum()),
+                unseen_big=[p.answer.lower() not in seen for p in held])
+
+
+def train_map(gen, settings: dict, pairs: list, a, root: Path, label: str):
+    """A one-step map Generator states → K content slots, trained through the Generator's answer loss alone
+    (no c*: zeros stand where c* would; the normaliser is the embedding table's) → (net, norm, folder)."""
+    E = gen.E.detach().float().cpu()
+    norm = Normalizer(E.mean(0), E.std().item())                       # content starts in the table's range
+    enc = make_encoder("hidden", gen, **settings)
+    cond, mask, ident = conditions(gen, [p.question for p in pairs], 128, enc, root/"conditions")
+    dcfg, tcfg = diffuser_recipe(K=a.K, d=gen.d, steps=a.steps, seed=a.seed, width=a.width, depth=a.depth,
+                                 batch_size=a.batch, lr=a.lr, encoder="hidden",
+                                 encoder_settings=settings, max_cond_len=enc.positions(128),
+                                 cond_dim=enc.dim, regressor=True, regress_weight=0.0, answer_weight=1.0,
+                                 generator_batch=a.generator_batch)
+    data = DiffusionData(cond, mask, torch.zeros(len(pairs), a.K, gen.d), torch.ones(len(pairs)),
+                         [p.id for p in pairs], encoder=ident)
+    data = with_texts(gen, data, [p.answer for p in pairs])
+    key = _digest([p.id for p in pairs], dataclasses.asdict(dcfg), dataclasses.asdict(tcfg))
+    ck = root/f"map-{label}-{key}"
+    train_diffuser(data, dcfg, tcfg, norm, ckpt_dir=ck, progress=True, gen=gen)
+    net, norm = load_diffuser(ck, device=gen.device, gen=gen)
+    return net, norm, ck
+
+
+def rows(gen, s: dict, maps: dict, a, root: Path) -> tuple[list, list]:
+    "Every row on the held-out items, and the maps on `--fit` training items both saw → (results, fit)."
+    cond = {p.id: p.question for p in s["big"] + s["held"]}
+    ecfg = EvalConfig(K=a.K)
+    runs = [("full_context", "full_context", {}),
+            ("answer_prior", "answer_prior", dict(train=s["big"])),
+            ("answer_prior_study_items", "answer_prior", dict(train=s["train"]))]
+    for label, (net, norm, _) in maps.items():
+        runs += [(label, "diffuser", dict(diffuser=net, norm=norm, cond_text=cond)),
+                 (f"{label}_null", "diffuser_null", dict(diffuser=net, norm=norm, cond_text=cond))]
+    key = _digest(gen.name, [p.id for p in s["held"]], {l: str(m[2]) for l, m in maps.items()}, a.K)
+    res = evaluate_arm(gen, s["held"], ecfg, 1, runs, root, key)
+    fit_pairs = sorted(s["train"], key=lambda p: stable_seed(a.seed, "fit", p.id))[:a.fit]
+    fit = evaluate_arm(gen, fit_pairs, ecfg, 1, [r for r in runs if r[1] == "diffuser"], root, key + "-fit")
+    return res, fit
+
+
+def main():
+    a, t0 = parse(), time.time()
+    gen = load_generator("smollm2")
+    root, out = cache_dir()/"answer_only_scale"/("smoke" if a.smoke else ""), Path(a.out)
+    settings = dict(layers=a.layer, frame=answer_frame(gen))          # as the study's `hidden` variants
+    s = items(gen, a)
+    print(f"{len(s['train'])} study training items, {len(s['big'])} with the extra facts "
+          f"({s['screened']} screened), {len(s['held'])} held out ({sum(s['unseen'])} unseen answers in the "
+          f"study's training, {sum(s['unseen_big'])} in the larger set); {time.time() - t0:.0f}s")
+    secs, maps = dict(items=time.time() - t0), {}
+    for label, pairs in ((f"map_n{len(s['train'])}", s["train"]), (f"map_n{len(s['big'])}", s["big"])):
+        t = time.time()
+        maps[label] = train_map(gen, settings, pairs, a, root, label)
+        secs[label] = time.time() - t
+    t = time.time()
+    res, fit = rows(gen, s, maps, a, root)
+    secs["eval"] = time.time() - t
+    table = arm_table(res, s["held"], s["unseen"], {r["method"]: r["match"] for r in fit})
+    big = list(maps)[-1]
+    diffs = {ref: paired_differences(res, ref)[["method", "diff", "diff_ci"]].to_dict("records")
+             for ref in ("answer_prior", list(maps)[0])}
+    unseen_big = dict(n=sum(s["unseen_big"]), match={r["method"]: sum(
+        m for m, u in zip(r["items"]["match"], s["unseen_big"]) if u) for r in res})
+    rec = dict(config=vars(a), generator=gen.identity, sizes={l: len(p) for l, p in
+               (("study_train", s["train"]), ("big_train", s["big"]), ("held", s["held"]))},
+               screened=s["screened"], table=json.loads(table.to_json(orient="records")), paired=diffs,
+               unseen_in_big_training=unseen_big, seconds=dict(secs, total=time.time() - t0), larger_map=big)
+    atomic_write_json(out/"answer_only_scale.json", rec)
+    print(table[["method", "match", "match_ci", "diff_answer_prior", "diff_answer_prior_ci", "unseen_match",
+                 "fit_match"]].to_string())
+    for ref, ds in diffs.items():
+        print(f"per item − {ref}: " + "; ".join(f"{d['method']} {d['diff']:+.2f} [{d['diff_ci'][0]:+.2f}, "
+                                                  f"{d['diff_ci'][1]:+.2f}]" for d in ds))
+    print(f"held-out answers unseen in the larger training set ({unseen_big['n']}), answered:",
+          unseen_big["match"])
+    print("seconds:", {k: round(v) for k, v in rec["seconds"].items()})
+
+
+if __name__ == "__main__":
+    main()
