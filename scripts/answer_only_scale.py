@@ -16,7 +16,8 @@ its null condition; paired differences per item with bootstrap intervals and the
     .venv/bin/python scripts/answer_only_scale.py [--max-screen 400] [--steps 1500] [--out DIR]
     .venv/bin/python scripts/answer_only_scale.py --smoke    # tiny sizes on the lab's facts: the path only
 
-Writes DIR/answer_only_scale.json (config, sizes, table, paired differences, wall times); prints the table.
+Writes DIR/answer_only_scale-<time>.json (config, sizes, table, paired differences, wall times) and prints
+the table. Screen verdicts, conditions, maps and rows are cached: a rerun reads them and takes seconds.
 """
 import argparse, dataclasses, hashlib, json, time
 from pathlib import Path
@@ -24,6 +25,7 @@ import torch
 from dcm_lab.core import atomic_write_json, cache_dir, stable_seed
 from dcm_lab.generator import load_generator
 from dcm_lab.evaluation import EvalConfig, answer_frame, paired_differences
+from dcm_lab.metrics import normalize_answer
 from dcm_lab.encoders import make_encoder
 from dcm_lab.diffusion import (DiffusionData, Normalizer, conditions, diffuser_recipe, load_diffuser,
                                train_diffuser, with_texts)
@@ -119,6 +121,24 @@ def rows(gen, s: dict, maps: dict, a, root: Path) -> tuple[list, list]:
     return res, fit
 
 
+def in_training(res: list, s: dict) -> dict:
+    """Per row: the share of its non-empty held-out answers that the `match` reading would credit to the
+    answer of some training item (a training answer as whole words in the extracted answer): of the study's
+    items, of the larger set, and of the larger set on the items whose gold it lacks. Near 1 for a map: it
+    names answers it was trained on, as a classifier would."""
+    sets = {k: {normalize_answer(p.answer) for p in s[k]} for k in ("train", "big")}
+    def grams(x: str) -> set:                      # every run of whole words of the normalised answer
+        w = normalize_answer(x).split()
+        return {" ".join(w[i:j]) for i in range(len(w)) for j in range(i + 1, len(w) + 1)}
+    share = lambda got, k: round(sum(bool(g & sets[k]) for g in got) / max(len(got), 1), 3)
+    out = {}
+    for r in res:
+        got = [(grams(x), u) for x, u in zip(r["answers"], s["unseen_big"]) if normalize_answer(x)]
+        out[r["method"]] = [share([g for g, _ in got], "train"), share([g for g, _ in got], "big"),
+                            share([g for g, u in got if u], "big")]
+    return out
+
+
 def main():
     a, t0 = parse(), time.time()
     gen = load_generator("smollm2")
@@ -142,11 +162,15 @@ def main():
              for ref in ("answer_prior", list(maps)[0])}
     unseen_big = dict(n=sum(s["unseen_big"]), match={r["method"]: sum(
         m for m, u in zip(r["items"]["match"], s["unseen_big"]) if u) for r in res})
+    closed = in_training(res, s)
     rec = dict(config=vars(a), generator=gen.identity, sizes={l: len(p) for l, p in
                (("study_train", s["train"]), ("big_train", s["big"]), ("held", s["held"]))},
                screened=s["screened"], table=json.loads(table.to_json(orient="records")), paired=diffs,
-               unseen_in_big_training=unseen_big, seconds=dict(secs, total=time.time() - t0), larger_map=big)
-    atomic_write_json(out/"answer_only_scale.json", rec)
+               unseen_in_big_training=unseen_big, answers_in_training=closed,
+               seconds=dict(secs, total=time.time() - t0), larger_map=big)
+    f = out/f"answer_only_scale-{time.strftime('%Y%m%d-%H%M%S')}.json"      # a rerun never overwrites a record
+    atomic_write_json(f, rec)
+    print(f"record: {f} (stages read from the caches under {root} and data/cache/study take seconds)")
     print(table[["method", "match", "match_ci", "diff_answer_prior", "diff_answer_prior_ci", "unseen_match",
                  "fit_match"]].to_string())
     for ref, ds in diffs.items():
@@ -154,6 +178,8 @@ def main():
                                                   f"{d['diff_ci'][1]:+.2f}]" for d in ds))
     print(f"held-out answers unseen in the larger training set ({unseen_big['n']}), answered:",
           unseen_big["match"])
+    print("share of held-out answers that name a training answer (study's items; larger set; larger set, "
+          "on the items whose gold it lacks):", closed)
     print("seconds:", {k: round(v) for k, v in rec["seconds"].items()})
 
 
