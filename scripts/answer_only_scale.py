@@ -168,7 +168,7 @@ def main():
                screened=s["screened"], table=json.loads(table.to_json(orient="records")), paired=diffs,
                unseen_in_big_training=unseen_big, answers_in_training=closed,
                seconds=dict(secs, total=time.time() - t0), larger_map=big)
-    f = out/f"answer_only_scale-{time.strftime('%Y%m%d-%H%M%S')}.json"      # a rerun never overwrites a record
+    f = out/f"answer_only_scale-{time.strftime('%Y%m%d-%H%M%S')}.json"    # a rerun never overwrites a record
     atomic_write_json(f, rec)
     print(f"record: {f} (stages read from the caches under {root} and data/cache/study take seconds)")
     print(table[["method", "match", "match_ci", "diff_answer_prior", "diff_answer_prior_ci", "unseen_match",
