@@ -159,7 +159,7 @@ def main():
     table = arm_table(res, s["held"], s["unseen"], {r["method"]: r["match"] for r in fit})
     big = list(maps)[-1]
     diffs = {ref: paired_differences(res, ref)[["method", "diff", "diff_ci"]].to_dict("records")
-             for ref in ("answer_prior", list(maps)[0])}
+             for ref in ("answer_prior", "answer_prior_study_items", list(maps)[0])}
     unseen_big = dict(n=sum(s["unseen_big"]), match={r["method"]: sum(
         m for m, u in zip(r["items"]["match"], s["unseen_big"]) if u) for r in res})
     closed = in_training(res, s)
