@@ -19,7 +19,7 @@ its null condition; paired differences per item with bootstrap intervals and the
 Writes DIR/answer_only_scale-<time>.json (config, sizes, table, paired differences, wall times) and prints
 the table. Screen verdicts, conditions, maps and rows are cached: a rerun reads them and takes seconds.
 """
-import argparse, dataclasses, hashlib, json, time
+import argparse, dataclasses, json, time
 from pathlib import Path
 import torch
 from dcm_lab.core import atomic_write_json, cache_dir, stable_seed
@@ -30,11 +30,7 @@ from dcm_lab.encoders import make_encoder
 from dcm_lab.diffusion import (DiffusionData, Normalizer, conditions, diffuser_recipe, load_diffuser,
                                train_diffuser, with_texts)
 from dcm_lab.study import (STUDY_RELATIONS, arm_table, bigbench_json, closed_book_pool, evaluate_arm,
-                           screen_select, split_study)
-
-
-def _digest(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+                           screen_select, split_study, _digest)
 
 
 def parse() -> argparse.Namespace:
@@ -53,7 +49,7 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--fit", type=int, default=50, help="training items each map is also read on")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="reports/answer-only-scale")
-    ap.add_argument("--smoke", action="store_true", help="the tiny model on the lab's facts, a few steps")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes on the lab's facts: the path")
     a = ap.parse_args()
     for k in ("cap", "study_max_screen", "max_screen", "held", "K", "steps", "width", "depth", "batch"):
         if getattr(a, k) < 1: raise SystemExit(f"--{k.replace('_', '-')} must be ≥ 1, got {getattr(a, k)}")
@@ -74,12 +70,11 @@ def items(gen, a) -> dict:
     kept, _, _ = screen_select(gen, pool, a.cap, a.study_max_screen, chunk=128, min_rate=a.min_rate)
     train, held, unseen = split_study(kept, a.held, a.seed)
     more, report, _ = screen_select(gen, pool, 10**9, a.max_screen, chunk=128, min_rate=a.min_rate)
-    held_q = {p.question for p in held} | {p.id for p in held}
-    extra = [p for p in more if p.id not in {q.id for q in kept} and p.question not in held_q]
-    big = train + extra
-    seen = {p.answer.lower() for p in big}
+    kept_ids, held_q = {p.id for p in kept}, {p.question for p in held}
+    big = train + [p for p in more if p.id not in kept_ids and p.question not in held_q]
+    seen = {normalize_answer(p.answer) for p in big}                  # unseen as `split_study` reads it
     return dict(train=train, big=big, held=held, unseen=unseen, screened=int(report.screened.sum()),
-                unseen_big=[p.answer.lower() not in seen for p in held])
+                unseen_big=[normalize_answer(p.answer) not in seen for p in held])
 
 
 def train_map(gen, settings: dict, pairs: list, a, root: Path, label: str):
