@@ -20,7 +20,7 @@ from .generator import shared_head
 from .encoders import make_encoder, check_identity, encode_cached, ConditionBank
 
 # %% auto #0
-__all__ = ['PREDICTIONS', 'DIFFUSERS', 'RECIPE', 'PRIOR_DEFAULTS', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps',
+__all__ = ['PREDICTIONS', 'READINGS', 'DIFFUSERS', 'RECIPE', 'PRIOR_DEFAULTS', 'alpha_bar', 'q_sample', 'target_for', 'to_x0_eps',
            'ddim_sample', 'guided', 'dpm_sample', 'check_fields', 'DiffuserConfig', 'DiffuserBase',
            'timestep_embedding', 'Diffuser', 'build_diffuser', 'DiffusionData', 'Normalizer', 'token_rows',
            'conditions', 'diffusion_data', 'with_texts', 'TrainConfig', 'diffuser_recipe', 'check_data',
@@ -114,6 +114,8 @@ def check_fields(cfg, ints: dict, reals: dict) -> None:
             raise ValueError(f"{owner}.{name}={v!r} ({type(v).__name__}): takes {kind} {want}; "
                              f"pass e.g. {owner}({name}={defaults[name]!r})")
 
+READINGS = ("stm", "beside", "frame")   # how the Generator can read a Diffuser's content
+
 @dataclass(frozen=True, kw_only=True)
 class DiffuserConfig:
     K: int = 4                  # content slots produced
@@ -138,6 +140,8 @@ class DiffuserConfig:
     reading: str = "stm"        # how the Generator reads the content: stm ([A_mode ; content], the design)
                                 #   | beside (the field's usual setting: the STM holds the passage alone and
                                 #   sits in the answer frame with the question as text after it)
+                                #   | frame (the STM sits in the answer frame where the full context's text
+                                #   goes, nothing after it: the Generator reads it as its input, not alone)
 
     def __post_init__(self):
         pos = (lambda v: v >= 1, "≥ 1")
@@ -161,8 +165,8 @@ class DiffuserConfig:
             raise ValueError(f"DiffuserConfig.regressor={self.regressor!r} must be True or False, and True "
                              f"needs prediction='x0' (got {self.prediction!r}): a one-step map predicts "
                              "content")
-        if self.reading not in ("stm", "beside"):
-            raise ValueError(f"DiffuserConfig.reading must be stm or beside, got {self.reading!r}")
+        if self.reading not in READINGS:
+            raise ValueError(f"DiffuserConfig.reading must be one of {READINGS}, got {self.reading!r}")
 
 _CARD = """---
 {{ card_data }}
@@ -506,24 +510,25 @@ def _check_objective(data: DiffusionData, dcfg: DiffuserConfig, tcfg: TrainConfi
             raise ValueError(f"TrainConfig.{what}_weight={wt} needs the rows' {what} tokens: build the data "
                              f"with diffusion_data(…, answers=True) or with_texts(gen, data, answers, "
                              "questions)")
-    if dcfg.reading == "beside": _check_beside(data, tcfg)
+    if dcfg.reading != "stm": _check_around(data, tcfg, dcfg.reading)
     if tcfg.regress_weight == 0 and not dcfg.regressor:
         raise ValueError("TrainConfig.regress_weight=0 trains through the Generator alone, which only a "
                          "one-step map can (its input does not depend on c*): pass DiffuserConfig("
                          "regressor=True), or regress_weight > 0")
 
-def _check_beside(data: DiffusionData, tcfg: TrainConfig) -> None:
-    "A Diffuser read beside the question: its rows' surrounding tokens are there, and its loss reads them."
+def _check_around(data: DiffusionData, tcfg: TrainConfig, reading: str) -> None:
+    """A Diffuser read inside the answer frame (`reading` beside or frame): its rows' surrounding tokens are
+    there, and its loss reads them."""
     rows = [data.before_ids, data.before_mask, data.after_ids, data.after_mask]
     if any(r is None or len(r) != len(data) for r in rows):
-        raise ValueError("DiffuserConfig(reading='beside') needs the tokens the Generator reads around each "
-                         "row's STM: set DiffusionData before_ids/before_mask and after_ids/after_mask")
+        raise ValueError(f"DiffuserConfig(reading={reading!r}) needs the tokens the Generator reads around "
+                         "each row's STM: set DiffusionData before_ids/before_mask and after_ids/after_mask")
     if tcfg.question_weight:
-        raise ValueError("TrainConfig.question_weight > 0 with reading='beside': the question is given as "
-                         "text there, so its loss has nothing to learn; pass question_weight=0")
+        raise ValueError(f"TrainConfig.question_weight > 0 with reading={reading!r}: the Q mode's loss reads "
+                         "the STM alone, not in the answer frame; pass question_weight=0")
     if not tcfg.answer_weight:
-        raise ValueError("reading='beside' is learnt only through the Generator's answer loss (c* was made "
-                         "for [A_mode ; content] alone): pass TrainConfig(answer_weight > 0)")
+        raise ValueError(f"reading={reading!r} is learnt only through the Generator's answer loss (c* was "
+                         "made for [A_mode ; content] alone): pass TrainConfig(answer_weight > 0)")
 
 # %% ../nbs/30_diffusion.ipynb #ckp00001
 class CheckpointError(ValueError):

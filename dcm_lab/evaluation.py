@@ -198,19 +198,22 @@ def frame_content_prefixes(gen: Generator, pairs: list, content: torch.Tensor,
         out.append(torch.cat([gen.embed(list(pre)), c.to(gen.device, gen.E.dtype), gen.embed(tail)]))
     return out
 
-def _beside_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor) -> tuple[list, dict]:
-    """Content (N, K, d) of each pair's passage → [frame ; A_mode ; content ; question ; frame end] and the
-    notes (positions: the STM's and the question's)."""
+def _frame_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor,
+                    beside: bool) -> tuple[list, dict]:
+    """Content (N, K, d) → [frame ; A_mode ; content ; frame end], with the question as text before the
+    frame's end when `beside` (the content is then each pair's passage), and the notes (positions: the STM's
+    and the question's)."""
     stm = gen.stm(gen.mode_embedding(cfg.a_mode), content.to(gen.device))                      # (N, K+1, d)
-    qs = [beside_parts(gen, p)[1] for p in pairs]
+    qs = [beside_parts(gen, p)[1] if beside else [] for p in pairs]
     pre = frame_content_prefixes(gen, pairs, stm, after=qs)
     pos = [cfg.K + 1 + len(q) for q in qs]
     return pre, dict(positions=pos, frame_positions=[len(x) - n for x, n in zip(pre, pos)])
 
 def _content_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor, net) -> tuple[list, dict]:
-    "A Diffuser's content (N, K, d) read as that Diffuser was trained to be read (`reads_beside`)."
-    if reads_beside(net): return _beside_prefixes(gen, pairs, cfg, content)
-    return _stm_prefixes(gen, cfg, content)
+    "A Diffuser's content (N, K, d) read as that Diffuser was trained to be read (`DiffuserConfig.reading`)."
+    reading = getattr(getattr(net, "cfg", None), "reading", "stm")
+    if reading == "stm": return _stm_prefixes(gen, cfg, content)
+    return _frame_prefixes(gen, pairs, cfg, content, beside=reading == "beside")
 
 def cond_texts(pairs: list, cond_text: dict | None = None) -> list[str]:
     """The Diffuser's condition of each pair: `cond_text[id]` when given (the study: passage + question),

@@ -86,7 +86,8 @@ PROFILES["study"] = {**STUDY_SIZES, "study_variants": "hidden_mid_answer"}
 # sampling-steps curve; its time is reported by the run (each Diffuser is a study_diffuser training)
 ABLATION = dict(study_variants=",".join(["embedding_answer", "hidden", "hidden_mid", "hidden_answer",
                                          "hidden_regressor", "hidden_mid_answer", "hidden_mid_regressor",
-                                         "minilm", "hidden_mid_beside"]),
+                                         "minilm", "hidden_mid_beside", "hidden_frame",
+                                         "hidden_mid_frame"]),
                 study_sizes="0.25,0.5", study_step_curve="1,2,5,10")
 PROFILES["ablation"] = {**STUDY_SIZES, **ABLATION}
 # the same study, scaled up

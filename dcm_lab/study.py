@@ -34,9 +34,10 @@ __all__ = ['WIKIDATA_PREFIXES', 'FACT_RELATIONS', 'STUDY_RELATIONS', 'WIKIDATA_Q
            'EVAL_METHODS', 'wikidata_relation', 'wikidata_template', 'wikidata_question', 'bigbench_json',
            'closed_book_pool', 'code_fingerprint', 'screen_key', 'full_context_answers', 'screen_full_context',
            'drop_reason', 'screen_select', 'context_pool', 'context_sources', 'compression_ratio', 'split_study',
-           'train_subset', 'study_targets', 'target_rows', 'beside_inputs', 'variant_kwargs', 'study_grid',
-           'study_diffuser', 'random_targets', 'distilled_targets', 'target_set_similarity', 'evaluate_arm', 'eval_key',
-           'study_runs', 'run_checkpoints', 'arm_table', 'answer_record', 'eval_source', 'eval_diffuser']
+           'train_subset', 'study_targets', 'target_rows', 'beside_inputs', 'frame_inputs', 'around_inputs',
+           'variant_kwargs', 'study_grid', 'study_diffuser', 'random_targets', 'distilled_targets',
+           'target_set_similarity', 'evaluate_arm', 'eval_key', 'study_runs', 'run_checkpoints', 'arm_table',
+           'answer_record', 'eval_source', 'eval_diffuser']
 
 # %% ../nbs/70_study.ipynb #st000007
 WIKIDATA_PREFIXES = {   # template prefix → relation (longest prefix wins)
@@ -350,12 +351,29 @@ DIFFUSER_VARIANTS = {
     #   through the Generator's answer loss (the context arm only)
     "hidden_mid_beside": lambda gen: dict(DIFFUSER_VARIANTS["hidden_mid"](gen), answer_weight=1.0,
                                           regress_weight=0.0, regressor=True, reading="beside"),
+    # the STM read inside the answer frame, where the full context's text goes (the question on the
+    #   closed-book arm), not alone under the A mode: the same one-step map through the answer loss (both
+    #   arms)
+    "hidden_frame": lambda gen: dict(DIFFUSER_VARIANTS["hidden"](gen), answer_weight=1.0, regress_weight=0.0,
+                                     regressor=True, reading="frame"),
+    "hidden_mid_frame": lambda gen: dict(DIFFUSER_VARIANTS["hidden_mid"](gen), answer_weight=1.0,
+                                         regress_weight=0.0, regressor=True, reading="frame"),
 }
 
 def beside_inputs(gen, pairs: list) -> dict:
     """{id: (passage, tokens before its STM, tokens after it)} for pairs with a passage: what a Diffuser that
     reads beside the question encodes and the Generator reads around its content (`beside_parts`)."""
     return {p.id: (p.context, a, q + b) for p in pairs if p.context for a, q, b in [beside_parts(gen, p)]}
+
+def frame_inputs(gen, pairs: list) -> dict:
+    """{id: (None, tokens before its STM, tokens after it)} for every pair: the answer frame a Diffuser read
+    in the frame (`reading='frame'`) sits in, where the full context's text goes; it encodes what a `stm`
+    Diffuser encodes."""
+    return {p.id: (None, list(a), list(b)) for p in pairs for a, b in [answer_frame(gen, shots_for(p))]}
+
+def around_inputs(gen, pairs: list, reading: str) -> dict | None:
+    "What the Generator reads around the STM of a Diffuser read so: `beside_inputs`, `frame_inputs` or None."
+    return dict(beside=beside_inputs, frame=frame_inputs).get(reading, lambda g, p: None)(gen, pairs)
 
 def variant_kwargs(gen, name: str) -> dict:
     "study_diffuser's keywords for variant `name` of `DIFFUSER_VARIANTS` ('' or 'embedding': v1's)."
@@ -398,7 +416,8 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
     Encoder `encoder` (conditions cached on disk unless v1's embedding table), with the Generator's loss on
     `answers[id]` weighted `answer_weight` (read on `generator_batch` rows of each batch) beside the
     regression weighted `regress_weight`, or a one-step `regressor`; `reading='beside'` conditions on the
-    passage alone and trains the reading with the question as text (`beside`: `beside_inputs`). Its configs
+    passage alone and trains the reading with the question as text, `reading='frame'` trains the STM read in
+    the answer frame (`beside`: what each reads around its STM, `around_inputs`). Its configs
     from `diffuser_recipe`, trained (or resumed, or loaded when finished) in a checkpoint folder named by its
     data and configs → (EMA net, normaliser, folder). The one path every study Diffuser takes."""
     if x.shape[0] != len(train_ids):
@@ -419,7 +438,7 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
                                  answer_weight=answer_weight, cond_dim=enc.dim if enc else gen.d,
                                  generator_batch=generator_batch, regress_weight=regress_weight,
                                  reading=reading)
-    around = [beside[i][1:] for i in train_ids] if reading == "beside" else []   # what the Generator reads
+    around = [beside[i][1:] for i in train_ids] if reading != "stm" else []      # what the Generator reads
     key = _digest(hashlib.sha256(x.numpy().tobytes()).hexdigest(), list(train_ids), texts, _key_fields(dcfg),
                   _key_fields(tcfg), *([around] if around else []))
     ck = root/f"diffuser-{gen.name.replace('/', '_')}-{key}"
@@ -431,12 +450,14 @@ def study_diffuser(gen, x: torch.Tensor, train_ids: list, cond_text: dict, root:
     return net, norm, ck
 
 def _study_texts(train_ids: list, cond_text: dict, reading: str, beside: dict | None) -> list[str]:
-    "Each training id's condition text: its passage alone for a Diffuser read beside the question."
+    """Each training id's condition text: its passage alone for a Diffuser read beside the question; the
+    tokens around the STM (`beside`) are checked for every id of a Diffuser read in the answer frame."""
+    if reading != "stm" and (missing := [i for i in train_ids if i not in (beside or {})]):
+        raise ValueError(f"study_diffuser: reading={reading!r} needs around_inputs(gen, pairs, {reading!r}) "
+                         f"for every training id; {len(missing)} have none (e.g. {missing[0]!r})"
+                         + (": items without a passage (the closed-book arm) cannot be read beside their "
+                            "question" if reading == "beside" else ""))
     if reading != "beside": return [cond_text[i] for i in train_ids]
-    if missing := [i for i in train_ids if i not in (beside or {})]:
-        raise ValueError(f"study_diffuser: reading='beside' needs beside_inputs(gen, pairs) for every "
-                         f"training id; {len(missing)} have none (e.g. {missing[0]!r}): items without a "
-                         "passage (the closed-book arm) cannot be read beside their question")
     return [beside[i][0] for i in train_ids]
 
 def _with_frame(gen, data: DiffusionData, around: list) -> DiffusionData:

@@ -7,13 +7,16 @@ The study's closed-book arm: the same pool, screen and split (`closed_book_pool`
 study profile's cap, `split_study`: the same held-out items). Then more candidates of each relation are
 screened past the cap, and those the full context answers join training only. A one-step map from the
 Generator's states (layer --layer, inside the answer frame: the study's `hidden` encoder) to K content slots
-is trained through the frozen Generator's answer loss alone (regress_weight 0, no c*), once on the study's
-training items and once on the larger set, with the same steps. Every row is read on the same held-out items
-with the study's gold-free reading: the full context, the answer prior of each training set, each map and
-its null condition; paired differences per item with bootstrap intervals and the unseen-answer column
-(`arm_table`). A one-step map from zeros is deterministic, so each is read once.
+is trained through the frozen Generator's answer loss alone (regress_weight 0, no c*), on the study's
+training items and/or the larger set (--sizes), with the same steps, its content read alone under the A mode
+(`stm`, the design) and/or inside the answer frame where the question goes (`frame`; --readings). Every row
+is read on the same held-out items with the study's gold-free reading: the full context (on this arm, the
+question as text: the screen kept the facts the Generator answers from it), the answer prior of each
+training set, each map and its null condition; paired differences per item with bootstrap intervals and the
+unseen-answer column (`arm_table`). A one-step map from zeros is deterministic, so each is read once.
 
     .venv/bin/python scripts/answer_only_scale.py [--max-screen 400] [--steps 1500] [--out DIR]
+        [--layer 15] [--readings stm,frame] [--sizes study,larger]
     .venv/bin/python scripts/answer_only_scale.py --smoke    # tiny sizes on the lab's facts: the path only
 
 Writes DIR/answer_only_scale-<time>.json (config, sizes, table, paired differences, wall times) and prints
@@ -27,10 +30,10 @@ from dcm_lab.generator import load_generator
 from dcm_lab.evaluation import EvalConfig, answer_frame, paired_differences
 from dcm_lab.metrics import normalize_answer
 from dcm_lab.encoders import make_encoder
-from dcm_lab.diffusion import (DiffusionData, Normalizer, conditions, diffuser_recipe, load_diffuser,
-                               train_diffuser, with_texts)
-from dcm_lab.study import (STUDY_RELATIONS, arm_table, bigbench_json, closed_book_pool, evaluate_arm,
-                           screen_select, split_study, _digest)
+from dcm_lab.diffusion import (DiffusionData, Normalizer, conditions, diffuser_recipe,
+                               load_diffuser, train_diffuser, with_texts)
+from dcm_lab.study import (STUDY_RELATIONS, around_inputs, arm_table, bigbench_json, closed_book_pool,
+                           evaluate_arm, screen_select, split_study, _digest, _with_frame)
 
 
 def parse() -> argparse.Namespace:
@@ -42,6 +45,11 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--held", type=int, default=150, help="held-out items (the study's)")
     ap.add_argument("--K", type=int, default=4)
     ap.add_argument("--layer", type=int, default=-1, help="the Generator's hidden state read (-1: the last)")
+    ap.add_argument("--readings", default="stm", help="comma-separated: how the Generator reads each map's "
+                    "content: stm ([A_mode ; content] alone) and/or frame (in the answer frame, where the "
+                    "question goes)")
+    ap.add_argument("--sizes", default="study,larger", help="comma-separated training sets: study (its "
+                    "items) and/or larger (with the extra facts)")
     ap.add_argument("--steps", type=int, default=1500, help="optimiser steps of each map")
     ap.add_argument("--generator-batch", type=int, default=8, help="rows of each batch the Generator reads")
     ap.add_argument("--width", type=int, default=256); ap.add_argument("--depth", type=int, default=4)
@@ -53,6 +61,8 @@ def parse() -> argparse.Namespace:
     a = ap.parse_args()
     for k in ("cap", "study_max_screen", "max_screen", "held", "K", "steps", "width", "depth", "batch"):
         if getattr(a, k) < 1: raise SystemExit(f"--{k.replace('_', '-')} must be ≥ 1, got {getattr(a, k)}")
+    a.readings = _names(a.readings, ("stm", "frame"), "readings")     # closed book: no passage to read beside
+    a.sizes = _names(a.sizes, ("study", "larger"), "sizes")
     if a.max_screen < a.study_max_screen:
         raise SystemExit(f"--max-screen {a.max_screen} < --study-max-screen {a.study_max_screen}: the extra "
                          "screen reads past the study's, so give it at least as many candidates")
@@ -60,6 +70,14 @@ def parse() -> argparse.Namespace:
         a.cap, a.study_max_screen, a.max_screen, a.held, a.steps, a.fit = 8, 12, 24, 6, 4, 4
         a.width, a.depth, a.batch, a.out = 32, 1, 8, str(Path(a.out)/"smoke")
     return a
+
+
+def _names(text: str, known: tuple, what: str) -> list:
+    "A comma-separated option → its names, each one of `known` (else the run stops before anything loads)."
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    if not names or (bad := [x for x in names if x not in known]):
+        raise SystemExit(f"--{what} takes comma-separated names of {known}, got {text!r}")
+    return names
 
 
 def items(gen, a) -> dict:
@@ -77,9 +95,10 @@ def items(gen, a) -> dict:
                 unseen_big=[normalize_answer(p.answer) not in seen for p in held])
 
 
-def train_map(gen, settings: dict, pairs: list, a, root: Path, label: str):
+def train_map(gen, settings: dict, pairs: list, a, root: Path, label: str, reading: str):
     """A one-step map Generator states → K content slots, trained through the Generator's answer loss alone
-    (no c*: zeros stand where c* would; the normaliser is the embedding table's) → (net, norm, folder)."""
+    (no c*: zeros stand where c* would; the normaliser is the embedding table's), its content read as
+    `reading` says → (net, norm, folder)."""
     E = gen.E.detach().float().cpu()
     norm = Normalizer(E.mean(0), E.std().item())                       # content starts in the table's range
     enc = make_encoder("hidden", gen, **settings)
@@ -88,10 +107,13 @@ def train_map(gen, settings: dict, pairs: list, a, root: Path, label: str):
                                  batch_size=a.batch, lr=a.lr, encoder="hidden",
                                  encoder_settings=settings, max_cond_len=enc.positions(128),
                                  cond_dim=enc.dim, regressor=True, regress_weight=0.0, answer_weight=1.0,
-                                 generator_batch=a.generator_batch)
+                                 generator_batch=a.generator_batch, reading=reading)
     data = DiffusionData(cond, mask, torch.zeros(len(pairs), a.K, gen.d), torch.ones(len(pairs)),
                          [p.id for p in pairs], encoder=ident)
     data = with_texts(gen, data, [p.answer for p in pairs])
+    if reading != "stm":                                   # the answer frame around each row's STM
+        around = around_inputs(gen, pairs, reading)
+        data = _with_frame(gen, data, [around[p.id][1:] for p in pairs])
     key = _digest([p.id for p in pairs], dataclasses.asdict(dcfg), dataclasses.asdict(tcfg))
     ck = root/f"map-{label}-{key}"
     train_diffuser(data, dcfg, tcfg, norm, ckpt_dir=ck, progress=True, gen=gen)
@@ -144,17 +166,20 @@ def main():
           f"({s['screened']} screened), {len(s['held'])} held out ({sum(s['unseen'])} unseen answers in the "
           f"study's training, {sum(s['unseen_big'])} in the larger set); {time.time() - t0:.0f}s")
     secs, maps = dict(items=time.time() - t0), {}
-    for label, pairs in ((f"map_n{len(s['train'])}", s["train"]), (f"map_n{len(s['big'])}", s["big"])):
-        t = time.time()
-        maps[label] = train_map(gen, settings, pairs, a, root, label)
-        secs[label] = time.time() - t
+    sets = dict(study=s["train"], larger=s["big"])
+    for reading in a.readings:
+        for size in a.sizes:
+            pairs, t = sets[size], time.time()
+            label = f"map{'' if reading == 'stm' else '_' + reading}_n{len(pairs)}"
+            maps[label] = train_map(gen, settings, pairs, a, root, label, reading)
+            secs[label] = time.time() - t
     t = time.time()
     res, fit = rows(gen, s, maps, a, root)
     secs["eval"] = time.time() - t
     table = arm_table(res, s["held"], s["unseen"], {r["method"]: r["match"] for r in fit})
-    big = list(maps)[-1]
+    big = [l for l in maps if l.endswith(f"_n{len(s['big'])}")]
     diffs = {ref: paired_differences(res, ref)[["method", "diff", "diff_ci"]].to_dict("records")
-             for ref in ("answer_prior", "answer_prior_study_items", list(maps)[0])}
+             for ref in ("answer_prior", "answer_prior_study_items", *maps)}
     unseen_big = dict(n=sum(s["unseen_big"]), match={r["method"]: sum(
         m for m, u in zip(r["items"]["match"], s["unseen_big"]) if u) for r in res})
     closed = in_training(res, s)
@@ -162,7 +187,7 @@ def main():
                (("study_train", s["train"]), ("big_train", s["big"]), ("held", s["held"]))},
                screened=s["screened"], table=json.loads(table.to_json(orient="records")), paired=diffs,
                unseen_in_big_training=unseen_big, answers_in_training=closed,
-               seconds=dict(secs, total=time.time() - t0), larger_map=big)
+               seconds=dict(secs, total=time.time() - t0), larger_maps=big)
     f = out/f"answer_only_scale-{time.strftime('%Y%m%d-%H%M%S')}.json"    # a rerun never overwrites a record
     atomic_write_json(f, rec)
     print(f"record: {f} (stages read from the caches under {root} and data/cache/study take seconds)")
