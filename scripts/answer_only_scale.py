@@ -33,7 +33,7 @@ from dcm_lab.encoders import make_encoder
 from dcm_lab.diffusion import (DiffusionData, Normalizer, conditions, diffuser_recipe,
                                load_diffuser, train_diffuser, with_texts)
 from dcm_lab.study import (STUDY_RELATIONS, around_inputs, arm_table, bigbench_json, closed_book_pool,
-                           evaluate_arm, screen_select, split_study, _digest, _with_frame)
+                           evaluate_arm, screen_select, split_study, train_subset, _digest, _with_frame)
 
 
 def parse() -> argparse.Namespace:
@@ -48,8 +48,9 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--readings", default="stm", help="comma-separated: how the Generator reads each map's "
                     "content: stm ([A_mode ; content] alone) and/or frame (in the answer frame, where the "
                     "question goes)")
-    ap.add_argument("--sizes", default="study,larger", help="comma-separated training sets: study (its "
-                    "items) and/or larger (with the extra facts)")
+    ap.add_argument("--sizes", default="study,larger", help="comma-separated training sets: half (the "
+                    "study's nested, stratified half: `train_subset`), study (its items) and/or larger (with "
+                    "the extra facts)")
     ap.add_argument("--steps", type=int, default=1500, help="optimiser steps of each map")
     ap.add_argument("--generator-batch", type=int, default=8, help="rows of each batch the Generator reads")
     ap.add_argument("--width", type=int, default=256); ap.add_argument("--depth", type=int, default=4)
@@ -62,7 +63,7 @@ def parse() -> argparse.Namespace:
     for k in ("cap", "study_max_screen", "max_screen", "held", "K", "steps", "width", "depth", "batch"):
         if getattr(a, k) < 1: raise SystemExit(f"--{k.replace('_', '-')} must be ≥ 1, got {getattr(a, k)}")
     a.readings = _names(a.readings, ("stm", "frame"), "readings")     # closed book: no passage to read beside
-    a.sizes = _names(a.sizes, ("study", "larger"), "sizes")
+    a.sizes = _names(a.sizes, ("half", "study", "larger"), "sizes")
     if a.max_screen < a.study_max_screen:
         raise SystemExit(f"--max-screen {a.max_screen} < --study-max-screen {a.study_max_screen}: the extra "
                          "screen reads past the study's, so give it at least as many candidates")
@@ -131,10 +132,14 @@ def rows(gen, s: dict, maps: dict, a, root: Path) -> tuple[list, list]:
     for label, (net, norm, _) in maps.items():
         runs += [(label, "diffuser", dict(diffuser=net, norm=norm, cond_text=cond)),
                  (f"{label}_null", "diffuser_null", dict(diffuser=net, norm=norm, cond_text=cond))]
-    key = _digest(gen.name, [p.id for p in s["held"]], {l: str(m[2]) for l, m in maps.items()}, a.K)
-    res = evaluate_arm(gen, s["held"], ecfg, 1, runs, root, key)
+    # rows cached by what they share; a map's rows also by its checkpoint (folder named by data and configs),
+    #   so a new map scores its own rows alone
+    key = _digest(gen.name, [p.id for p in s["held"]], a.K, "rows by map")
+    uses = {r[0]: Path(maps[r[0].removesuffix("_null")][2]).name for r in runs if "diffuser" in r[2]}
+    res = evaluate_arm(gen, s["held"], ecfg, 1, runs, root, key, uses=uses)
     fit_pairs = sorted(s["train"], key=lambda p: stable_seed(a.seed, "fit", p.id))[:a.fit]
-    fit = evaluate_arm(gen, fit_pairs, ecfg, 1, [r for r in runs if r[1] == "diffuser"], root, key + "-fit")
+    fit = evaluate_arm(gen, fit_pairs, ecfg, 1, [r for r in runs if r[1] == "diffuser"], root, key + "-fit",
+                       uses=uses)
     return res, fit
 
 
@@ -166,7 +171,7 @@ def main():
           f"({s['screened']} screened), {len(s['held'])} held out ({sum(s['unseen'])} unseen answers in the "
           f"study's training, {sum(s['unseen_big'])} in the larger set); {time.time() - t0:.0f}s")
     secs, maps = dict(items=time.time() - t0), {}
-    sets = dict(study=s["train"], larger=s["big"])
+    sets = dict(half=train_subset(s["train"], 0.5, a.seed), study=s["train"], larger=s["big"])
     for reading in a.readings:
         for size in a.sizes:
             pairs, t = sets[size], time.time()
