@@ -18,9 +18,7 @@ import argparse, time, json
 import torch
 from dcm_lab.generator import load_generator
 from dcm_lab.data import load_pairs
-from dcm_lab.core import index_groups
-from dcm_lab.evaluation import (beside_parts, method_prefixes, EvalConfig, teacher_logprobs,
-                                   text_prefix_ids)
+from dcm_lab.evaluation import beside_parts, method_prefixes, EvalConfig, teacher_logprobs
 from dcm_lab.diffusion import generator_loss
 from dcm_lab.phase2 import score_prefixes
 
@@ -88,22 +86,11 @@ def _evaluation(gen, n: int) -> dict:
 
 
 @torch.no_grad()
-def _teacher_recomputed(gen, pairs) -> torch.Tensor:
-    "teacher_logprobs as it was before the frame cache: every prompt's whole frame in each forward."
-    prompts, answers = [text_prefix_ids(gen, p) for p in pairs], [gen.token_ids(p.answer) for p in pairs]
-    out = [None] * len(pairs)
-    for rows in index_groups(map(len, prompts)).values():
-        lp = gen.target_logits(gen.embed([prompts[i] for i in rows]),
-                               *gen.pad([answers[i] for i in rows])).log_softmax(-1)
-        for i, part in zip(rows, lp.split([len(answers[i]) for i in rows])): out[i] = part
-    return torch.cat(out)
-
-
 def _teacher(gen, n: int) -> dict:
     "The distillation teacher's log-probabilities on n facts' gold answers, cached frame start and not."
     pairs = load_pairs("facts", limit=n, shuffle=True, seed=1)
     teacher_logprobs(gen, pairs[:2])                                   # warm-up
-    t0 = time.perf_counter(); full = _teacher_recomputed(gen, pairs)
+    t0 = time.perf_counter(); full = teacher_logprobs(gen, pairs, cache_head=False)
     t1 = time.perf_counter(); head = teacher_logprobs(gen, pairs)
     t2 = time.perf_counter()
     return dict(teacher_seconds_recomputed=round(t1 - t0, 3), teacher_seconds_cached=round(t2 - t1, 3),

@@ -122,14 +122,16 @@ def text_prefix_ids(gen: Generator, p, content_ids: list[int] | None = None) -> 
 
 # %% ../nbs/45_eval.ipynb #bbe55abd
 @torch.no_grad()
-def teacher_logprobs(gen: Generator, pairs: list) -> torch.Tensor:
+def teacher_logprobs(gen: Generator, pairs: list, cache_head: bool = True) -> torch.Tensor:
     """The full-context Generator's (answer frame + whole prompt) log-probabilities at each gold-answer token,
     pairs concatenated in order: (N_tok, V). Prompts of one length share a forward (no padding, so the values
-    do not depend on the batch); the answer frame's start they share is read once (`split_head`)."""
+    do not depend on the batch); the answer frame's start they share is read once (`split_head`) unless
+    `cache_head` is False (every row reads its whole prompt: what the cache is measured against)."""
     prompts, answers = [text_prefix_ids(gen, p) for p in pairs], [gen.token_ids(p.answer) for p in pairs]
     out = [None] * len(pairs)
     for rows in index_groups(map(len, prompts)).values():
-        head, x = split_head(gen.embed([prompts[i] for i in rows]))
+        x = gen.embed([prompts[i] for i in rows])
+        head, x = split_head(x) if cache_head else (None, x)
         # (n_tok, V), row by row
         lp = gen.target_logits(x, *gen.pad([answers[i] for i in rows]), head=head).log_softmax(-1)
         for i, part in zip(rows, lp.split([len(answers[i]) for i in rows])): out[i] = part
