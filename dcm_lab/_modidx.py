@@ -282,6 +282,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'dcm_lab.evaluation.c_star': ('eval.html#c_star', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation.comparison_sentence': ('eval.html#comparison_sentence', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation.cond_texts': ('eval.html#cond_texts', 'dcm_lab/evaluation.py'),
+                                    'dcm_lab.evaluation.content_reading': ('eval.html#content_reading', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation.diffuser': ('eval.html#diffuser', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation.diffuser_null': ('eval.html#diffuser_null', 'dcm_lab/evaluation.py'),
                                     'dcm_lab.evaluation.distill_content': ('eval.html#distill_content', 'dcm_lab/evaluation.py'),

@@ -22,10 +22,10 @@ from .phase2 import score_prefixes
 # %% auto #0
 __all__ = ['METHODS', 'ANSWER_INSTRUCTION', 'FEW_SHOT', 'METRICS', 'TABLE_COLUMNS', 'Method', 'register_method', 'EvalConfig',
            'prompt_text', 'shots_for', 'answer_frame', 'text_prefix_ids', 'teacher_logprobs', 'distill_content',
-           'beside_parts', 'reads_beside', 'frame_content_prefixes', 'cond_texts', 'full_context', 'truncation',
-           'question_only', 'truncation_beside', 'summarization', 'random_content', 'diffuser', 'diffuser_null',
-           'oracle_gold_distill', 'c_star', 'method_prefixes', 'nearest_train', 'relation_centroid', 'answer_prior',
-           'method_result', 'method_answers', 'evaluate_method', 'evaluate_methods', 'retained_table',
+           'beside_parts', 'content_reading', 'reads_beside', 'frame_content_prefixes', 'cond_texts', 'full_context',
+           'truncation', 'question_only', 'truncation_beside', 'summarization', 'random_content', 'diffuser',
+           'diffuser_null', 'oracle_gold_distill', 'c_star', 'method_prefixes', 'nearest_train', 'relation_centroid',
+           'answer_prior', 'method_result', 'method_answers', 'evaluate_method', 'evaluate_methods', 'retained_table',
            'paired_differences', 'comparison_sentence', 'distill_kl', 'mi_proxy', 'min_k_table', 'mode_separation',
            'slot_intervention', 'attention_entropy', 'factored_reading']
 
@@ -185,9 +185,13 @@ def _passages(pairs: list, who: str) -> list[str]:
                          f"(e.g. {bad[0]!r}): give it pairs with a context")
     return [p.context for p in pairs]
 
+def content_reading(net) -> str:
+    "How the Generator reads a Diffuser's content (`DiffuserConfig.reading`; 'stm' for a net without one)."
+    return getattr(getattr(net, "cfg", None), "reading", "stm")
+
 def reads_beside(net) -> bool:
     "Whether a Diffuser's content is read with the question as text beside it (`DiffuserConfig.reading`)."
-    return getattr(getattr(net, "cfg", None), "reading", "stm") == "beside"
+    return content_reading(net) == "beside"
 
 def frame_content_prefixes(gen: Generator, pairs: list, content: torch.Tensor,
                            after: list | None = None) -> list:
@@ -213,7 +217,7 @@ def _frame_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor,
 
 def _content_prefixes(gen: Generator, pairs: list, cfg, content: torch.Tensor, net) -> tuple[list, dict]:
     "A Diffuser's content (N, K, d) read as that Diffuser was trained to be read (`DiffuserConfig.reading`)."
-    reading = getattr(getattr(net, "cfg", None), "reading", "stm")
+    reading = content_reading(net)
     if reading == "stm": return _stm_prefixes(gen, cfg, content)
     return _frame_prefixes(gen, pairs, cfg, content, beside=reading == "beside")
 
